@@ -1,0 +1,200 @@
+"""Column contracts of every asset, in one place.
+
+Every asset output passes through `TableSchema.conform` before it is written, so a
+partition on disk always has exactly these columns, in this order, with these dtypes,
+sorted and unique on the table's key.
+"""
+
+from dataclasses import dataclass
+
+import polars as pl
+
+BOARDS = ("main", "chinext", "star", "bse")
+FILL_REASONS = ("suspended", "missing_row", "missing_fields")
+INELIGIBLE_REASONS = ("suspended", "st", "new_listing", "limit_up", "no_data")
+LEVELS = ("强势股", "潜力股", "震荡股", "弱势股", "高风险股")
+
+
+class SchemaViolation(ValueError):
+    """A frame does not meet its table's contract; the message names table and column."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: pl.DataType
+    description: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ("order_book_id", "date")
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def polars_schema(self) -> pl.Schema:
+        return pl.Schema({c.name: c.dtype for c in self.columns})
+
+    @property
+    def descriptions(self) -> dict[str, str]:
+        return {c.name: c.description for c in self.columns}
+
+    def empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.polars_schema)
+
+    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Select, cast (strictly) and sort `df` to this contract, or raise SchemaViolation."""
+        missing = [n for n in self.names if n not in df.columns]
+        if missing:
+            raise SchemaViolation(f"{self.name}: missing column(s) {missing}")
+        try:
+            out = df.select(pl.col(c.name).cast(c.dtype, strict=True) for c in self.columns)
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
+            raise SchemaViolation(f"{self.name}: cannot cast to contract dtypes: {exc}") from exc
+        for c in self.columns:
+            if not c.nullable and out[c.name].null_count():
+                raise SchemaViolation(
+                    f"{self.name}: column '{c.name}' has {out[c.name].null_count()} null(s)"
+                )
+        if self.key and out.select(self.key).is_duplicated().any():
+            raise SchemaViolation(f"{self.name}: duplicate rows on key {list(self.key)}")
+        return out.sort(list(self.key)) if self.key else out
+
+
+def _f64(name: str, description: str, nullable: bool = True) -> Column:
+    return Column(name, pl.Float64(), description, nullable)
+
+
+ORDER_BOOK_ID = Column("order_book_id", pl.String(), "RQDatac code, e.g. 600000.XSHG", False)
+DATE = Column("date", pl.Date(), "trading day of the partition", False)
+
+INSTRUMENT_ATTRIBUTES = (
+    Column("symbol", pl.String(), "short name"),
+    Column("board", pl.Enum(BOARDS), "main / chinext / star / bse", False),
+    Column("listed_date", pl.Date(), "first trading day", False),
+    Column("de_listed_date", pl.Date(), "delisting day (exclusive); null while listed"),
+    Column("is_st", pl.Boolean(), "under special treatment (ST/*ST) on this day", False),
+)
+
+INSTRUMENTS = TableSchema(
+    "instruments", (ORDER_BOOK_ID, DATE, *INSTRUMENT_ATTRIBUTES)
+)
+
+BAR_PRICES = (
+    _f64("open", "unadjusted open, CNY"),
+    _f64("high", "unadjusted high, CNY"),
+    _f64("low", "unadjusted low, CNY"),
+    _f64("close", "unadjusted close, CNY"),
+    _f64("prev_close", "exchange reference price (ex-rights adjusted previous close)"),
+    _f64("volume", "shares traded"),
+    _f64("total_turnover", "CNY traded"),
+    _f64("limit_up", "upper price limit of the day; null when unlimited"),
+    _f64("limit_down", "lower price limit of the day; null when unlimited"),
+)
+ADJ_FACTOR = _f64(
+    "adj_factor", "cumulative ex-dividend factor; price*adj_factor is back-adjusted", False
+)
+
+# What a source returns for daily bars (before the ex-factor join).
+SOURCE_BARS = TableSchema("source_bars", (ORDER_BOOK_ID, DATE, *BAR_PRICES))
+
+EX_FACTORS = TableSchema(
+    "ex_factors",
+    (
+        ORDER_BOOK_ID,
+        Column("ex_date", pl.Date(), "ex-dividend day", False),
+        _f64("ex_cum_factor", "cumulative factor from this day on", False),
+    ),
+    key=("order_book_id", "ex_date"),
+)
+
+RAW_OHLCV = TableSchema("raw_ohlcv", (ORDER_BOOK_ID, DATE, *BAR_PRICES, ADJ_FACTOR))
+
+COMPLETED_OHLCV = TableSchema(
+    "completed_ohlcv",
+    (
+        ORDER_BOOK_ID,
+        DATE,
+        *(Column(c.name, c.dtype, c.description, c.name not in ("limit_up", "limit_down"))
+          for c in BAR_PRICES),
+        ADJ_FACTOR,
+        Column("is_filled", pl.Boolean(), "row was completed, not traded as reported", False),
+        Column("fill_reason", pl.Enum(FILL_REASONS), "why the row was completed"),
+        Column("last_traded_date", pl.Date(), "day of the last traded bar carried here"),
+    ),
+)
+
+FUNDAMENTALS = TableSchema(
+    "fundamentals",
+    (
+        ORDER_BOOK_ID,
+        DATE,
+        _f64("total_market_cap", "total market capitalisation, CNY"),
+        _f64("float_market_cap", "free-float market capitalisation, CNY"),
+        _f64("net_profit_ttm", "net profit attributable to parent, trailing twelve months"),
+        _f64("total_equity", "equity attributable to parent, latest report"),
+        _f64("revenue_ttm", "operating revenue, trailing twelve months"),
+        Column("report_period", pl.Date(), "period end of the report used"),
+        Column("announce_date", pl.Date(), "announcement day of the report used (<= date)"),
+        _f64("source_pe_ttm", "the source's own PE TTM, when it provides one"),
+        _f64("source_pb", "the source's own PB, when it provides one"),
+    ),
+)
+
+TECHNICAL_INDICATORS = TableSchema(
+    "technical_indicators",
+    (
+        ORDER_BOOK_ID,
+        DATE,
+        _f64("sma_5", "5-bar simple moving average of forward-adjusted close"),
+        _f64("sma_10", "10-bar simple moving average"),
+        _f64("sma_20", "20-bar simple moving average"),
+        _f64("sma_60", "60-bar simple moving average"),
+        _f64("rsi_14", "RSI(14), 通达信 convention; null when the window has no movement"),
+        _f64("macd_dif", "EMA12 - EMA26 (EMAs seeded with the first bar)"),
+        _f64("macd_dea", "EMA9 of macd_dif"),
+        _f64("macd_hist", "2 * (macd_dif - macd_dea)"),
+        _f64("return_20d", "close / close 20 traded bars ago - 1"),
+        _f64("volatility_20d", "std (ddof=1) of the last 20 daily returns"),
+        Column("traded_bars", pl.UInt32(), "traded bars in the window used", False),
+    ),
+)
+
+FUNDAMENTAL_INDICATORS = TableSchema(
+    "fundamental_indicators",
+    (
+        ORDER_BOOK_ID,
+        DATE,
+        _f64("pe_ttm", "total_market_cap / net_profit_ttm; null when profit <= 0"),
+        _f64("pb", "total_market_cap / total_equity; null when equity <= 0"),
+        _f64("roe_ttm", "net_profit_ttm / total_equity; null when equity <= 0"),
+        _f64("ep", "net_profit_ttm / total_market_cap (defined for losses)"),
+        _f64("bp", "total_equity / total_market_cap"),
+    ),
+)
+
+
+def _without_key(schema: TableSchema) -> tuple[Column, ...]:
+    return tuple(c for c in schema.columns if c.name not in schema.key)
+
+
+MERGED = TableSchema(
+    "merged",
+    (
+        ORDER_BOOK_ID,
+        DATE,
+        *INSTRUMENT_ATTRIBUTES,
+        Column("listed_trading_days", pl.UInt32(), "trading days since listing, this day included"),
+        *_without_key(COMPLETED_OHLCV),
+        *_without_key(FUNDAMENTALS),
+        *_without_key(TECHNICAL_INDICATORS)[:-1],
+        Column("traded_bars", pl.UInt32(), "traded bars in the indicator window"),
+        *_without_key(FUNDAMENTAL_INDICATORS),
+    ),
+)
