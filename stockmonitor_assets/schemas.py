@@ -80,11 +80,10 @@ INSTRUMENT_ATTRIBUTES = (
     Column("listed_date", pl.Date(), "first trading day", False),
     Column("de_listed_date", pl.Date(), "delisting day (exclusive); null while listed"),
     Column("is_st", pl.Boolean(), "under special treatment (ST/*ST) on this day", False),
+    Column("is_suspended", pl.Boolean(), "suspended on this day, per the source (null: unknown)"),
 )
 
-INSTRUMENTS = TableSchema(
-    "instruments", (ORDER_BOOK_ID, DATE, *INSTRUMENT_ATTRIBUTES)
-)
+INSTRUMENTS = TableSchema("instruments", (ORDER_BOOK_ID, DATE, *INSTRUMENT_ATTRIBUTES))
 
 BAR_PRICES = (
     _f64("open", "unadjusted open, CNY"),
@@ -121,8 +120,8 @@ COMPLETED_OHLCV = TableSchema(
     (
         ORDER_BOOK_ID,
         DATE,
-        *(Column(c.name, c.dtype, c.description, c.name not in ("limit_up", "limit_down"))
-          for c in BAR_PRICES),
+        # Prices are null only for a stock with no traded bar in the source's history.
+        *BAR_PRICES,
         ADJ_FACTOR,
         Column("is_filled", pl.Boolean(), "row was completed, not traded as reported", False),
         Column("fill_reason", pl.Enum(FILL_REASONS), "why the row was completed"),

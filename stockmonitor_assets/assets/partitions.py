@@ -1,0 +1,40 @@
+"""Partition plumbing shared by the assets: keys <-> dates, per-partition dicts."""
+
+import datetime as dt
+from collections.abc import Mapping
+
+import dagster as dg
+import polars as pl
+
+from stockmonitor_assets.trading_calendar import partition_date, partition_key
+
+# Annotation of partitioned inputs: a dict of partitions (a single key arrives as a bare frame).
+PartitionFrames = dict[str, pl.DataFrame]
+
+
+def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
+    """The trading days this run materializes (one, or a whole single-run range)."""
+    return [partition_date(k) for k in context.partition_keys]
+
+
+def as_frames(upstream: PartitionFrames | None, context: dg.AssetExecutionContext, name: str):
+    """Normalize a loaded input to {partition_key: DataFrame}.
+
+    A window of exactly one key arrives as a bare frame, missing partitions as absent keys.
+    """
+    if upstream is None:
+        return {}
+    if isinstance(upstream, pl.DataFrame):
+        keys = context.asset_partition_keys_for_input(name)
+        return {keys[0]: upstream} if keys else {}
+    return dict(upstream)
+
+
+def concat_frames(frames: Mapping[str, pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
+    return pl.concat([empty, *frames.values()], how="vertical_relaxed") if frames else empty
+
+
+def split_by_day(frame: pl.DataFrame, days: list[dt.date]) -> dict[str, pl.DataFrame]:
+    """One frame per partition key; a day with no rows still gets an (empty) frame."""
+    parts = {d: g for (d,), g in frame.partition_by("date", as_dict=True).items()}
+    return {partition_key(d): parts.get(d, frame.clear()) for d in days}

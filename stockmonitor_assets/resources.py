@@ -1,0 +1,63 @@
+"""Dagster resources: the market-data source, configured from the environment."""
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from stockmonitor_assets import settings
+from stockmonitor_assets.sources.base import MarketDataSource
+
+
+class MarketDataResource(dg.ConfigurableResource):
+    """Where bars, instruments and fundamentals come from (STOCKMONITOR_SOURCE)."""
+
+    source: str = "demo"
+    demo_seed: int = settings.DEFAULT_DEMO_SEED
+    universe_size: int = settings.DEFAULT_UNIVERSE_SIZE
+    files_dir: str | None = None
+    cache_dir: str | None = None
+    rqdatac_api_key: str | None = None
+    rqdatac_username: str | None = None
+    rqdatac_password: str | None = None
+    rqdatac_base_url: str | None = None
+
+    _client: MarketDataSource | None = PrivateAttr(default=None)
+
+    def client(self) -> MarketDataSource:
+        """The provider, built once per resource instance (and so once per run process)."""
+        if self._client is None:
+            from stockmonitor_assets.sources.factory import build_source
+
+            self._client = build_source(
+                self.source,
+                demo_seed=self.demo_seed,
+                universe_size=self.universe_size,
+                files_dir=self.files_dir,
+                cache_dir=self.cache_dir,
+                api_key=self.rqdatac_api_key,
+                username=self.rqdatac_username,
+                password=self.rqdatac_password,
+                base_url=self.rqdatac_base_url,
+            )
+        return self._client
+
+
+def market_data_from_env() -> MarketDataResource:
+    """The resource as the environment describes it; secrets stay `EnvVar`s (hidden in the UI)."""
+    secrets = {
+        field: dg.EnvVar(var)
+        for field, var in zip(
+            ("rqdatac_api_key", "rqdatac_username", "rqdatac_password"),
+            settings.RQDATAC_SECRETS,
+            strict=True,
+        )
+        if settings.get(var)
+    }
+    return MarketDataResource(
+        source=settings.source_kind(),
+        demo_seed=settings.int_setting(settings.DEMO_SEED, settings.DEFAULT_DEMO_SEED, 0),
+        universe_size=settings.int_setting(settings.UNIVERSE_SIZE, settings.DEFAULT_UNIVERSE_SIZE),
+        files_dir=settings.get(settings.FILES_DIR),
+        cache_dir=str(settings.cache_dir()),
+        rqdatac_base_url=settings.get(settings.RQDATAC_BASE_URL),
+        **secrets,
+    )

@@ -1,0 +1,72 @@
+"""Every environment variable the project reads, with its default, in one place.
+
+Values are read when called (never at import), except the holiday list, which the
+partitions definition needs when the code location loads. Secrets are not read here:
+they reach resources through `dagster.EnvVar`, so Dagster hides them in the UI.
+"""
+
+import os
+from pathlib import Path
+
+SOURCE = "STOCKMONITOR_SOURCE"
+DEMO_SEED = "STOCKMONITOR_DEMO_SEED"
+UNIVERSE_SIZE = "STOCKMONITOR_UNIVERSE_SIZE"
+FILES_DIR = "STOCKMONITOR_FILES_DIR"
+SYNC_CRON = "STOCKMONITOR_SYNC_CRON"
+LOOKBACK_DAYS = "STOCKMONITOR_LOOKBACK_DAYS"
+HOLIDAYS = "STOCKMONITOR_HOLIDAYS"
+HOLIDAYS_FILE = "STOCKMONITOR_HOLIDAYS_FILE"
+DATA_DIR = "DATA_DIR"
+CACHE_DIR = "CACHE_DIR"
+LOG_DIR = "LOG_DIR"
+DB_VARS = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD")
+RQDATAC_SECRETS = ("RQDATAC_API_KEY", "RQDATAC_USERNAME", "RQDATAC_PASSWORD")
+RQDATAC_BASE_URL = "RQDATAC_BASE_URL"
+
+SOURCES = ("demo", "rqdatac", "files")
+DEFAULT_SYNC_CRON = "0 9 * * 1-5"
+DEFAULT_LOOKBACK_DAYS = 250
+DEFAULT_UNIVERSE_SIZE = 300
+DEFAULT_DEMO_SEED = 42
+
+
+def get(name: str, default: str | None = None) -> str | None:
+    """An environment value, with empty strings treated as unset."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def data_dir() -> str:
+    return get(DATA_DIR, "data")
+
+
+def cache_dir() -> Path:
+    return Path(get(CACHE_DIR, str(Path(data_dir()) / ".cache")))
+
+
+def log_dir() -> Path:
+    return Path(get(LOG_DIR, "logs"))
+
+
+def source_kind() -> str:
+    kind = get(SOURCE, "demo").lower()
+    if kind not in SOURCES:
+        raise ValueError(f"{SOURCE}={kind!r} is not a known source; use one of {list(SOURCES)}")
+    return kind
+
+
+def int_setting(name: str, default: int, minimum: int = 1) -> int:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ValueError(f"{name}={value} must be >= {minimum}")
+    return value
+
+
+def database_configured() -> bool:
+    return get("DB_HOST") is not None
