@@ -124,7 +124,7 @@ def nearest_trading_days(day: dt.date) -> tuple[dt.date | None, dt.date | None]:
 def parse_trading_day(value: str) -> dt.date:
     """A user-given date that must be a trading day; the error names the nearest ones."""
     try:
-        day = dt.date.fromisoformat(value.strip())
+        day = dt.datetime.strptime(value.strip(), KEY_FORMAT).date()
     except ValueError:
         raise NotATradingDayError(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
     if day < PARTITIONS_START:
