@@ -15,6 +15,7 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+from dagster._core.storage.upath_io_manager import is_dict_type
 from dagster_polars import PolarsParquetIOManager
 from upath import UPath
 
@@ -37,6 +38,20 @@ class PartitionedParquetIOManager(PolarsParquetIOManager):
                 "partitions_written": len(frames),
             }
         )
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        """As the parent, but a dict-annotated input is always a dict of partitions.
+
+        The parent hands a window of exactly one key over as a bare frame, which fails
+        Dagster's type check against a `dict[str, DataFrame]` annotation.
+        """
+        loaded = super().load_input(context)
+        if not (context.has_asset_partitions and is_dict_type(context.dagster_type.typing_type)):
+            return loaded
+        if isinstance(loaded, Mapping):
+            return dict(loaded)
+        keys = context.asset_partition_keys
+        return {keys[0]: loaded} if keys and loaded is not None else {}
 
     @staticmethod
     def _frames_by_partition(context: dg.OutputContext, obj: Any) -> dict[str, pl.DataFrame]:

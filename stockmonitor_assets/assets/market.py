@@ -8,7 +8,6 @@ from pydantic import field_validator
 
 from stockmonitor_assets.assets.partitions import (
     PartitionFrames,
-    as_frames,
     partition_days,
     split_by_day,
 )
@@ -66,7 +65,7 @@ def raw_ohlcv(
 ) -> dict[str, pl.DataFrame]:
     """Unadjusted daily bars exactly as the source returned them, with the ex-dividend factor."""
     source, days = market_data.client(), partition_days(context)
-    universe = pl.concat(as_frames(instruments, context, "instruments").values())
+    universe = pl.concat(instruments.values())
     ids = universe["order_book_id"].unique().sort().to_list()
     fetched = bars.validate_source_bars(
         source.daily_bars(ids, days[0], days[-1]), days, source.name
@@ -97,17 +96,13 @@ def completed_ohlcv(
 ) -> dict[str, pl.DataFrame]:
     """One row per listed stock and day: suspended and missing bars carry the last close."""
     days = partition_days(context)
-    universes = as_frames(instruments, context, "instruments")
-    raws = as_frames(raw_ohlcv, context, "raw_ohlcv")
-    before_range = as_frames(previous, context, "previous")
-    last_known = _carry_state(before_range, days[0])
+    last_known = _carry_state(previous, days[0])
     frames = {}
     for day in days:
         key = partition_key(day)
-        extra = _bootstrap(market_data.client(), day, universes[key], raws[key], last_known)
-        frames[key] = completion.complete_day(
-            day, universes[key], raws[key], pl.concat([last_known, extra])
-        )
+        universe, raw = instruments[key], raw_ohlcv[key]
+        extra = _bootstrap(market_data.client(), day, universe, raw, last_known)
+        frames[key] = completion.complete_day(day, universe, raw, pl.concat([last_known, extra]))
         last_known = completion.last_known_from(frames[key])
     _report(context, frames, filled=True)
     return frames
@@ -122,7 +117,7 @@ def fundamentals(
     """Point-in-time fundamentals: only reports announced on or before the day."""
     source = market_data.client()
     frames = {}
-    for key, universe in sorted(as_frames(instruments, context, "instruments").items()):
+    for key, universe in sorted(instruments.items()):
         day = partition_date(key)
         ids = universe["order_book_id"].to_list()
         reported = source.fundamentals_pit(ids, day) if ids else FUNDAMENTALS.empty()

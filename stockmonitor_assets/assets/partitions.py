@@ -8,26 +8,13 @@ import polars as pl
 
 from stockmonitor_assets.trading_calendar import partition_date, partition_key
 
-# Annotation of partitioned inputs: a dict of partitions (a single key arrives as a bare frame).
+# Annotation of partitioned inputs; the IO manager always hands over a dict of partitions.
 PartitionFrames = dict[str, pl.DataFrame]
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     """The trading days this run materializes (one, or a whole single-run range)."""
     return [partition_date(k) for k in context.partition_keys]
-
-
-def as_frames(upstream: PartitionFrames | None, context: dg.AssetExecutionContext, name: str):
-    """Normalize a loaded input to {partition_key: DataFrame}.
-
-    A window of exactly one key arrives as a bare frame, missing partitions as absent keys.
-    """
-    if upstream is None:
-        return {}
-    if isinstance(upstream, pl.DataFrame):
-        keys = context.asset_partition_keys_for_input(name)
-        return {keys[0]: upstream} if keys else {}
-    return dict(upstream)
 
 
 def concat_frames(frames: Mapping[str, pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
