@@ -143,3 +143,28 @@ def partition_key(day: dt.date) -> str:
 
 def partition_date(key: str) -> dt.date:
     return dt.datetime.strptime(key, KEY_FORMAT).date()
+
+
+# Daily bars are final once the exchange has closed and the vendors have published.
+PUBLISHED_AT = dt.time(15, 30)
+
+
+def shanghai_now() -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(TIMEZONE))
+
+
+def latest_published_day(now: dt.datetime | None = None) -> dt.date:
+    """The last trading day whose bars are published at `now` (Asia/Shanghai)."""
+    now = now or shanghai_now()
+    today = now.date()
+    last = today if now.time() >= PUBLISHED_AT else today - dt.timedelta(days=1)
+    return sessions(last - dt.timedelta(days=40), last)[-1]
+
+
+def recent_range(days: int, now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
+    """The last `days` published trading days, as (first, last)."""
+    last = latest_published_day(now)
+    window = sessions(last - dt.timedelta(days=2 * days + 30), last)
+    return window[-days], last

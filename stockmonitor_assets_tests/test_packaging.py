@@ -1,0 +1,54 @@
+"""Every declared integration imports, and the code location loads fast enough to feel instant."""
+
+import importlib
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# distribution name -> module to import (where they differ)
+MODULE_OF = {
+    "dagster-webserver": "dagster_webserver",
+    "dagster-postgres": "dagster_postgres",
+    "dagster-polars": "dagster_polars",
+    "psycopg2-binary": "psycopg2",
+    "exchange-calendars": "exchange_calendars",
+    "universal-pathlib": "upath",
+    "pandera[polars]": "pandera.polars",
+    "ta-lib": "talib",
+    "mytt": "MyTT",
+}
+
+
+def _declared() -> list[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    return [n.split(">")[0].split("=")[0].split("<")[0].strip() for n in names]
+
+
+@pytest.mark.parametrize("distribution", _declared())
+def test_every_declared_dependency_imports(distribution):
+    module = MODULE_OF.get(distribution, distribution.replace("-", "_"))
+    importlib.import_module(module)
+
+
+def test_dagster_family_versions_match():
+    from importlib.metadata import version
+
+    assert version("dagster") == version("dagster-webserver") == "1.13.27"
+    assert version("dagster-postgres") == "0.29.27"
+    assert version("polars").startswith("1.")
+
+
+def test_definitions_load_in_a_fresh_interpreter_without_warnings():
+    code = (
+        "import warnings; warnings.simplefilter('error');"
+        "import stockmonitor_assets.definitions as d;"
+        "print(sorted(k.to_user_string() for k in d.defs.resolve_asset_graph().get_all_asset_keys()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "scores" in out.stdout and "raw_ohlcv" in out.stdout
