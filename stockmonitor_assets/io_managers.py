@@ -19,9 +19,20 @@ from dagster._core.storage.upath_io_manager import is_dict_type
 from dagster_polars import PolarsParquetIOManager
 from upath import UPath
 
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class DataDirError(ValueError):
+    """DATA_DIR cannot hold partitions; the message names the path and the fix."""
+
 
 class PartitionedParquetIOManager(PolarsParquetIOManager):
     """Stores each partition of an asset as its own Parquet file, atomically."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        super().setup_for_execution(context)
+        if self.base_dir is not None and "://" not in self.base_dir:
+            check_local_data_dir(self.base_dir)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
@@ -87,6 +98,21 @@ class PartitionedParquetIOManager(PolarsParquetIOManager):
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def check_local_data_dir(path: str) -> None:
+    """Refuse a data directory that is inside the package or cannot be written."""
+    resolved = os.path.realpath(path)
+    if os.path.commonpath([resolved, PACKAGE_DIR]) == PACKAGE_DIR:
+        raise DataDirError(
+            f"DATA_DIR={path!r} is inside the source tree ({PACKAGE_DIR}); "
+            "point it outside the package, e.g. ./data"
+        )
+    existing = resolved
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.access(existing, os.W_OK | os.X_OK) or not os.path.isdir(existing):
+        raise DataDirError(f"DATA_DIR={path!r} is not a writable directory ({existing})")
 
 
 def _collect(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
