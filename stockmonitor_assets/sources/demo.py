@@ -127,11 +127,8 @@ class DemoMarket:
         stocks = self._stocks(ids)
         if not days or not len(stocks):
             return SOURCE_BARS.empty()
-        frames = [
-            _bars(self._universe(), self._year(y), stocks, days[0], days[-1])
-            for y in range(days[0].year, days[-1].year + 1)
-        ]
-        return SOURCE_BARS.conform(pl.concat(frames))
+        years = [self._year(y) for y in range(days[0].year, days[-1].year + 1)]
+        return _bars(self._universe(), years, stocks, days[0], days[-1])
 
     def ex_factors(self, ids: Sequence[str], start: dt.date, end: dt.date) -> pl.DataFrame:
         """Every ex-dividend event of `ids` with ex_date <= end; `start` is ignored since the
@@ -265,39 +262,51 @@ def _dates(ordinals: np.ndarray, missing: int | None = None) -> pl.Series:
 
 
 def _bars(
-    u: Universe, year: YearBars, stocks: np.ndarray, first: dt.date, last: dt.date
+    u: Universe, years: list[YearBars], stocks: np.ndarray, first: dt.date, last: dt.date
 ) -> pl.DataFrame:
-    """SOURCE_BARS rows of `stocks` on the year's days in [first, last], stock by stock."""
-    t0 = np.searchsorted(year.days, first.toordinal())
-    t1 = np.searchsorted(year.days, last.toordinal(), side="right")
-    if t0 >= t1:
-        return SOURCE_BARS.empty()
-    take = lambda m: m[t0:t1][:, stocks].T.ravel()  # noqa: E731
-    status = take(year.status)
-    present = (status & (NO_ROW | MISSING_ROW)) == 0
-    pick = lambda m: take(m)[present]  # noqa: E731
-    cents = {k: pick(getattr(year, k)).astype(np.float64) for k in (*_PRICES, "prev_close")}
-    band = pick(year.band).astype(np.int64)
-    prev = cents["prev_close"]
-    limited = band > 0
-    volume = pick(year.volume) * 100.0
-    columns = {
-        "order_book_id": np.repeat(u.codes[stocks].astype(str), t1 - t0)[present],
-        "date": _dates(np.tile(year.days[t0:t1], len(stocks))[present]),
-        **{k: cents[k] / 100 for k in (*_PRICES, "prev_close")},
-        "volume": volume,
-        "total_turnover": np.round(volume * sum(cents[k] for k in _PRICES) / 400, 2),
-        "limit_up": _limit(prev, 100 + band, limited),
-        "limit_down": _limit(prev, 100 - band, limited),
-    }
-    frame = pl.DataFrame(columns)
+    """SOURCE_BARS rows of `stocks` (sorted by code) on the trading days in [first, last].
+
+    Matrices are sliced day-major and raveled stock-major, so rows come out already in
+    (order_book_id, date) order.
+    """
+    windows = [
+        (
+            y,
+            np.searchsorted(y.days, first.toordinal()),
+            np.searchsorted(y.days, last.toordinal(), "right"),
+        )
+        for y in years
+    ]
+
+    def column(name: str) -> np.ndarray:
+        parts = [getattr(y, name)[t0:t1, stocks] for y, t0, t1 in windows]
+        return np.concatenate(parts).T.ravel()
+
+    days = np.concatenate([y.days[t0:t1] for y, t0, t1 in windows])
+    status = column("status")
+    present = np.flatnonzero((status & (NO_ROW | MISSING_ROW)) == 0)
+    cents = {k: column(k)[present].astype(np.float64) for k in (*_PRICES, "prev_close")}
+    band = column("band")[present].astype(np.int64)
+    volume = column("volume")[present] * 100.0
+    frame = pl.DataFrame(
+        {
+            "order_book_id": pl.Series(u.codes[stocks].astype(str)).gather(present // len(days)),
+            "date": _dates(days[present % len(days)]),
+            **{k: cents[k] / 100 for k in (*_PRICES, "prev_close")},
+            "volume": volume,
+            "total_turnover": np.round(volume * sum(cents[k] for k in _PRICES) / 400, 2),
+            "limit_up": _limit(cents["prev_close"], 100 + band),
+            "limit_down": _limit(cents["prev_close"], 100 - band),
+        }
+    )
     return _damaged(frame, status[present])
 
 
-def _limit(prev: np.ndarray, percent: np.ndarray, limited: np.ndarray) -> pl.Series:
-    """round(prev_close x percent / 100, 2), half up, computed exactly in cents."""
+def _limit(prev: np.ndarray, percent: np.ndarray) -> pl.Series:
+    """round(prev_close x percent / 100, 2), half up, computed exactly in cents; null when
+    the band is 0 (unlimited)."""
     cents = limit_price(prev, percent)
-    return pl.Series(np.where(limited, cents / 100, np.nan)).fill_nan(None)
+    return pl.Series(np.where(percent != 100, cents / 100, np.nan)).fill_nan(None)
 
 
 def _damaged(frame: pl.DataFrame, status: np.ndarray) -> pl.DataFrame:

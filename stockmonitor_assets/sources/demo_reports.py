@@ -65,7 +65,7 @@ def _quarterly_figures(
     z = np.random.default_rng([seed, 7_100]).standard_normal((n, 2, quarters)).transpose(1, 0, 2)
     u, g, m, b = np.random.default_rng([seed, 7_101]).random((n, 4)).T
     g, m = 2 * g - 1, 2 * m - 1  # uniform in [-1, 1]
-    level = market_cap * (0.15 + 0.45 * u)
+    level = market_cap * (0.05 + 0.15 * u)
     growth = (0.08 + 0.2 * g)[:, None] / 4 + 0.05 * z[0]
     revenue = level[:, None] * np.exp(np.cumsum(growth, axis=1)) * np.resize(_SEASON, quarters)
     margin = (0.07 + 0.12 * m)[:, None] + 0.04 * z[1]

@@ -5,7 +5,7 @@ starts from the end state of the previous one, so a day's bar never depends on h
 the simulation ran or on what was requested before. Prices are int32 cents (exact
 rounding, exact limit hits, half the memory of float64); a 5,000-stock year takes ~30 MB.
 
-Model per stock: log return = beta x market + sigma x shock (3x on ~3% of days) - a pull
+Model per stock: return = beta x market + sigma x shock (4x on ~8% of days) + a pull
 towards a drifting fair price; the close is clipped to the day's limit band. Limits are
 round(prev_close x (1 +/- band), 2) with band 10% main board, 5% ST (main board, and
 ChiNext before its 2020-08-24 reform), 20% ChiNext/STAR, 30% BSE, none on the first 5
@@ -211,7 +211,7 @@ class _Path:
 
         Only this loop is sequential: a close is clipped by limits set by the previous one.
         """
-        jump = np.where(draws.below(_JUMP, 0.05), 3.5, 1.0)
+        jump = np.where(draws.below(_JUMP, 0.08), 4.0, 1.0)
         drive = u.beta * self.market_return[:, None] + self.sigma * draws.normal(_SHOCK, 3) * jump
         growth = 1 + u.drift + u.beta * self.market_return[:, None]
         ipo = np.rint(u.first_price * 100)

@@ -205,9 +205,9 @@ def _delistings(seed: int, listed: np.ndarray, days: np.ndarray) -> tuple[np.nda
 
 
 def _st_periods(seed: int, listed: np.ndarray, delisted: np.ndarray) -> tuple[Intervals, Intervals]:
-    """*ST for the year before a delisting, plus plain ST spells for ~10% of stocks."""
+    """*ST for the year before a delisting, plus plain ST spells for ~15% of stocks."""
     u, length, spell = _uniform_columns(seed, 5, len(listed), 3)
-    length, spell = 180 + (length * 720).astype(np.int64), spell < 0.10
+    length, spell = 180 + (length * 720).astype(np.int64), spell < 0.15
     start = np.maximum(listed, _ordinal(DEMO_EPOCH)) + 60
     start = start + (u * np.maximum(_ordinal(LAST_LISTING) - start, 0)).astype(np.int64)
     doomed = np.flatnonzero(delisted < NEVER)
