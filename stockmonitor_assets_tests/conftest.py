@@ -74,3 +74,11 @@ def pipeline_for(tmp_path, instance):
         return Pipeline(tmp_path / name, source, instance)
 
     return build
+
+
+def failure_message(result) -> str:
+    """The whole error chain of a failed run's first failed step, as one string."""
+    events = result.get_step_failure_events() or [
+        e for e in result.all_events if e.event_type_value == "RUN_FAILURE"
+    ]
+    return events[0].event_specific_data.error.to_string()

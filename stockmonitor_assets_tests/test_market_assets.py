@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from stockmonitor_assets.assets import market
+from stockmonitor_assets_tests.conftest import failure_message
 from stockmonitor_assets_tests.crafted_market import CraftedMarket, bars_frame, instruments_frame
 
 MARKET_ASSETS = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
@@ -89,7 +90,7 @@ def test_a_source_leaking_future_reports_is_rejected_and_nothing_is_written(pipe
         [market.instruments, market.fundamentals], "2024-03-04", raise_on_error=False
     )
     assert not result.success
-    assert "look-ahead" in str(result.get_step_failure_events()[0].event_specific_data.error)
+    assert "look-ahead" in failure_message(result)
     assert pipeline.keys("fundamentals") == []
 
 
@@ -98,7 +99,7 @@ def test_day_the_source_says_was_closed_fails_naming_it_and_writes_nothing(pipel
     pipeline = pipeline_for(crafted)
     result = pipeline.materialize(MARKET_ASSETS, "2024-03-04", "2024-03-06", raise_on_error=False)
     assert not result.success
-    message = str(result.get_step_failure_events()[0].event_specific_data.error)
+    message = failure_message(result)
     assert "2024-03-05 is not a trading day for source 'crafted'" in message
     assert pipeline.keys("instruments") == [] and pipeline.keys("raw_ohlcv") == []
 

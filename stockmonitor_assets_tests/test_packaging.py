@@ -47,7 +47,8 @@ def test_definitions_load_in_a_fresh_interpreter_without_warnings():
     code = (
         "import warnings; warnings.simplefilter('error');"
         "import stockmonitor_assets.definitions as d;"
-        "print(sorted(k.to_user_string() for k in d.defs.resolve_asset_graph().get_all_asset_keys()))"
+        "keys = d.defs.resolve_asset_graph().get_all_asset_keys();"
+        "print(sorted(k.to_user_string() for k in keys))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
