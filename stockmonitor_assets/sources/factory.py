@@ -1,0 +1,48 @@
+"""Build the configured market-data provider: demo, rqdatac or files.
+
+Providers are imported lazily, so choosing the demo never imports the RQDatac SDK, and
+a misconfiguration (unknown kind, missing credentials or directory) fails here, before
+any data call, with a message naming the setting to fix.
+"""
+
+from pathlib import Path
+
+from stockmonitor_assets import settings
+from stockmonitor_assets.sources.base import MarketDataSource
+
+
+def build_source(
+    kind: str,
+    *,
+    demo_seed: int = settings.DEFAULT_DEMO_SEED,
+    universe_size: int = settings.DEFAULT_UNIVERSE_SIZE,
+    files_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    api_key: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    base_url: str | None = None,
+) -> MarketDataSource:
+    """The provider named `kind`; settings that do not apply to it are ignored.
+
+    Raises:
+        ValueError: unknown kind, or `files` without a directory.
+        base.AuthenticationError: `rqdatac` without a license key or username/password.
+    """
+    kind = kind.strip().lower()
+    if kind == "demo":
+        from stockmonitor_assets.sources.demo import DemoMarket
+
+        return DemoMarket(seed=demo_seed, universe_size=universe_size)
+    if kind == "rqdatac":
+        from stockmonitor_assets.sources.ricequant import Credentials, RiceQuantSource
+
+        credentials = Credentials.from_settings(api_key, username, password, base_url)
+        return RiceQuantSource(credentials, cache_dir=Path(cache_dir) if cache_dir else None)
+    if kind == "files":
+        from stockmonitor_assets.sources.files import FilesSource
+
+        if not files_dir:
+            raise ValueError(f"source 'files' needs a directory: set {settings.FILES_DIR}")
+        return FilesSource(Path(files_dir))
+    raise ValueError(f"unknown source kind {kind!r}; valid kinds: {list(settings.SOURCES)}")
