@@ -197,3 +197,33 @@ MERGED = TableSchema(
         *_without_key(FUNDAMENTAL_INDICATORS),
     ),
 )
+
+FACTORS = (
+    "trend",
+    "momentum",
+    "macd",
+    "rsi",
+    "volatility",
+    "value",
+    "quality",
+    "liquidity",
+)
+
+SCORES = TableSchema(
+    "scores",
+    (
+        ORDER_BOOK_ID,
+        DATE,
+        Column("is_eligible", pl.Boolean(), "scored today (see ineligible_reason)", False),
+        Column("ineligible_reason", pl.Enum(INELIGIBLE_REASONS), "first rule excluding it"),
+        *(
+            _f64(f"z_{f}", f"{f} factor: winsorized cross-sectional z-score among eligible")
+            for f in FACTORS
+        ),
+        _f64("composite", "weighted mean of the available factor z-scores"),
+        Column("rank", pl.UInt32(), "1 = best composite of the day (ties: order_book_id)"),
+        _f64("percentile", "(n - rank) / (n - 1): 1 = best, 0 = worst of the day"),
+        _f64("score", "100 * percentile"),
+        Column("level", pl.Enum(LEVELS), "band of score: 85 / 70 / 55 / 40"),
+    ),
+)
