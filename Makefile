@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEMO_DAYS ?= 30
+DEMO_DAYS ?= 20
 export DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
@@ -10,32 +10,36 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
+# The demo needs the package only; tests add TA-Lib, MyTT, hypothesis and the linters.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
 demo: $(VENV)/.installed
-	@mkdir -p $(DAGSTER_HOME)
+	@mkdir -p $(DAGSTER_HOME) logs
 	@range=$$($(BIN)/python -c "from stockmonitor_assets.trading_calendar import recent_range; \
 	a, b = recent_range($(DEMO_DAYS)); print(f'{a}...{b}')"); \
-	echo "Materializing every asset for $$range on the demo market (one run)..."; \
-	$(BIN)/dagster asset materialize -m stockmonitor_assets.definitions --select '*' \
-		--partition-range "$$range" 2>&1 | grep -E "RUN_SUCCESS|RUN_FAILURE|STEP_FAILURE|Error" ; \
-	test -n "$$(ls $(DATA_DIR)/scores 2>/dev/null)" || { echo "demo failed"; exit 1; }
+	echo "Materializing every asset for $$range on the demo market, in one run..."; \
+	if ! $(BIN)/dagster asset materialize -m stockmonitor_assets.definitions --select '*' \
+		--partition-range "$$range" > logs/demo.log 2>&1; then \
+		tail -n 40 logs/demo.log; echo "The demo run failed; full log: logs/demo.log"; exit 1; fi
 	@echo ""
-	@echo "Done. Parquet partitions, one file per trading day and asset, are in $(DATA_DIR)/:"
+	@echo "Done. Parquet partitions (one file per trading day and asset) are in $(DATA_DIR)/:"
 	@ls $(DATA_DIR)
 	@echo "Read them with polars:  pl.read_parquet('$(DATA_DIR)/scores/*.parquet')"
-	@echo "Open the Dagster UI:    make ui   (then browse http://127.0.0.1:3000)"
+	@echo "Open the Dagster UI:    make ui   (then browse http://127.0.0.1:3000; run log: logs/demo.log)"
 
 ui: $(VENV)/.installed
 	@mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster dev -m stockmonitor_assets.definitions -h 127.0.0.1 -p 3000
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
