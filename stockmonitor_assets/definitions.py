@@ -1,18 +1,36 @@
-"""The code location: every asset, check, job and resource of stockmonitor."""
+"""The code location: every asset, check, job, sensor and resource of stockmonitor.
+
+Built by `build_defs()` so the CLI (and tests) can rebuild it after changing the
+environment; `dagster dev` and the daemon load `defs`.
+"""
 
 import dagster as dg
 
 from stockmonitor_assets import settings
-from stockmonitor_assets.assets import market
+from stockmonitor_assets.assets import database, indicators, market, scoring
+from stockmonitor_assets.automation import automation_sensor, with_automation
+from stockmonitor_assets.database import postgres_from_env
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
+from stockmonitor_assets.jobs import build_jobs, source_tags
 from stockmonitor_assets.resources import market_data_from_env
 
-defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([market]),
-    resources={
-        "io_manager": PartitionedParquetIOManager(base_dir=settings.data_dir()),
-        "market_data": market_data_from_env(),
-    },
-    # Polars already uses every core; a subprocess per step costs ~0.7 s each (DESIGN §6).
-    executor=dg.in_process_executor,
-)
+
+def build_defs() -> dg.Definitions:
+    """The Definitions as the current environment configures them."""
+    assets = dg.load_assets_from_modules([market, indicators, scoring, database])
+    source = settings.source_kind()
+    return dg.Definitions(
+        assets=with_automation(assets),
+        jobs=build_jobs(source),
+        sensors=[automation_sensor(run_tags=source_tags(source))],
+        resources={
+            "io_manager": PartitionedParquetIOManager(base_dir=settings.data_dir()),
+            "market_data": market_data_from_env(),
+            "database": postgres_from_env(),
+        },
+        # Polars already uses every core; a subprocess per step costs ~0.7 s each (DESIGN §6).
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_defs()

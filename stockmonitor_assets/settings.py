@@ -70,3 +70,13 @@ def int_setting(name: str, default: int, minimum: int = 1) -> int:
 
 def database_configured() -> bool:
     return get("DB_HOST") is not None
+
+
+def sync_cron() -> str:
+    """The cron (Asia/Shanghai) on which source assets sync the latest published trading day."""
+    from dagster._utils.schedules import is_valid_cron_schedule
+
+    cron = get(SYNC_CRON, DEFAULT_SYNC_CRON)
+    if not is_valid_cron_schedule(cron):
+        raise ValueError(f"{SYNC_CRON}={cron!r} is not a valid cron expression")
+    return cron

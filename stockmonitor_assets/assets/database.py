@@ -1,0 +1,38 @@
+"""The scores, saved to Postgres when a database is configured."""
+
+import dagster as dg
+
+from stockmonitor_assets.assets.partitions import PartitionFrames
+from stockmonitor_assets.database import SCORES_TABLE, PostgresResource, ensure_table, replace_day
+from stockmonitor_assets.trading_calendar import partition_date, trading_day_partitions
+
+SKIPPED = "no database configured"
+
+
+@dg.asset(
+    partitions_def=trading_day_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="scoring",
+    kinds={"postgres"},
+)
+def scores_table(
+    context: dg.AssetExecutionContext, database: PostgresResource, scores: PartitionFrames
+) -> dg.MaterializeResult:
+    """Each day's scores upserted into Postgres table stock_scores, one transaction per day."""
+    if not database.is_configured:
+        context.log.info(f"scores_table skipped: {SKIPPED} (set DB_HOST to save scores)")
+        return dg.MaterializeResult(metadata={"skipped": SKIPPED})
+    rows = 0
+    with database.connect() as conn:
+        if scores:
+            ensure_table(conn, next(iter(scores.values())).schema)
+        for key, frame in sorted(scores.items()):
+            rows += replace_day(conn, partition_date(key), frame)
+    return dg.MaterializeResult(
+        metadata={
+            "table": SCORES_TABLE,
+            "dagster/row_count": rows,
+            "partitions_saved": len(scores),
+            "database": f"{database.host}:{database.port}/{database.database}",
+        }
+    )

@@ -1,0 +1,118 @@
+"""When assets refresh by themselves: automation conditions, and the sensor that runs them.
+
+Source assets (instruments, raw_ohlcv, fundamentals) are requested on the sync cron
+(STOCKMONITOR_SYNC_CRON, default 09:00 Mon-Fri Asia/Shanghai) for the latest *published*
+trading day. Dagster's own "latest time window" cannot express that: the partitions
+definition has `end_offset=1`, so at 09:00 on trading day T the latest key is T itself
+(not traded yet), and on an exchange holiday the cron still ticks. `LatestPublishedDay`
+picks the one right key from the trading calendar instead. Everything downstream is
+eager, so indicators and scores follow as soon as their inputs land.
+
+The custom condition runs Python, so the sensor evaluates in the code server
+(`use_user_code_server=True`); it is RUNNING by default, unlike Dagster's implicit
+`default_automation_condition_sensor`, which starts STOPPED.
+"""
+
+import datetime as dt
+import warnings
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from stockmonitor_assets import settings
+from stockmonitor_assets.trading_calendar import (
+    TIMEZONE,
+    is_trading_day,
+    latest_published_day,
+    partition_key,
+)
+
+SOURCE_ASSETS = ("instruments", "raw_ohlcv", "fundamentals")
+SENSOR_NAME = "stockmonitor_automation"
+# The oldest partition eager assets still follow: at least the longest XSHG closure
+# (Spring Festival: 11 days from the last session before it to the first one after).
+EAGER_LOOKBACK = dt.timedelta(days=15)
+
+
+def sync_target(now: dt.datetime) -> dt.date | None:
+    """The trading day the sync at `now` fetches: None on days the exchange is closed."""
+    local = now.astimezone(ZoneInfo(TIMEZONE))
+    if not is_trading_day(local.date()):
+        return None
+    return latest_published_day(local)
+
+
+class LatestPublishedDay(dg.AutomationCondition):
+    """True for the partition of the latest published trading day, on trading days only."""
+
+    @property
+    def description(self) -> str:
+        return "Partition of the latest published trading day (nothing on closed days)"
+
+    @property
+    def name(self) -> str:
+        return "latest_published_trading_day"
+
+    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
+        target = sync_target(context.evaluation_time)
+        if target is None:
+            return dg.AutomationResult(context=context, true_subset=context.get_empty_subset())
+        subset = context.candidate_subset.compute_intersection_with_partition_keys(
+            {partition_key(target)}
+        )
+        return dg.AutomationResult(context=context, true_subset=subset)
+
+
+def sync_condition(cron: str) -> dg.AutomationCondition:
+    """Once per cron tick, the latest published trading day, unless a run already has it."""
+    return (
+        dg.AutomationCondition.cron_tick_passed(cron, TIMEZONE)
+        & LatestPublishedDay()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label(f"daily sync ({cron} {TIMEZONE})")
+
+
+def downstream_condition() -> dg.AutomationCondition:
+    """`eager()`, reaching back past closures, and held while an upstream blocking check fails.
+
+    Plain `eager()` only considers the latest key, which is today (`end_offset=1`), while
+    the sync lands the previous trading day.
+    """
+    eager = dg.AutomationCondition.eager().replace(
+        "in_latest_time_window",
+        dg.AutomationCondition.in_latest_time_window(lookback_delta=EAGER_LOOKBACK),
+    )
+    return (eager & dg.AutomationCondition.all_deps_blocking_checks_passed()).with_label(
+        "eager, blocking checks passed"
+    )
+
+
+def with_automation(
+    assets: Iterable[dg.AssetsDefinition], cron: str | None = None
+) -> list[dg.AssetsDefinition]:
+    """`assets` with the sync condition on the source assets and eager ones downstream."""
+    sync = sync_condition(cron or settings.sync_cron())
+    eager = downstream_condition()
+
+    def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
+        condition = sync if spec.key.path[-1] in SOURCE_ASSETS else eager
+        return spec.replace_attributes(automation_condition=condition)
+
+    return list(dg.map_asset_specs(attach, list(assets)))
+
+
+def automation_sensor(run_tags: dict[str, str]) -> dg.AutomationConditionSensorDefinition:
+    """The one sensor: evaluates every asset's condition; RUNNING as soon as the daemon runs."""
+    with warnings.catch_warnings():
+        # `use_user_code_server` is beta in 1.13; it is the documented way to run custom
+        # conditions, so say it once here rather than on every code-location load.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.AutomationConditionSensorDefinition(
+            SENSOR_NAME,
+            target=dg.AssetSelection.all(),
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            use_user_code_server=True,
+            run_tags=run_tags,
+            description="Daily sync on the cron, everything downstream eager.",
+        )

@@ -1,0 +1,129 @@
+"""`stockmonitor validate`: every configuration problem at once, before a run finds one.
+
+Each check returns a problem message (or None); secrets are checked for presence only,
+never printed.
+"""
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from stockmonitor_assets import settings
+
+
+def check_setup() -> tuple[list[str], list[str]]:
+    """(problems, warnings) of the current environment."""
+    checks: list[Callable[[], str | None]] = [
+        _settings_parse,
+        _source_credentials,
+        _data_dir,
+        _database_reachable,
+        _dagster_home,
+    ]
+    problems = [p for p in (_safely(check) for check in checks) if p]
+    warnings = [w for w in [_safely(_calendar_coverage)] if w]
+    return problems, warnings
+
+
+def _safely(check: Callable[[], str | None]) -> str | None:
+    try:
+        return check()
+    except Exception as exc:  # a crashing check is itself the problem to report
+        return f"{check.__name__.strip('_').replace('_', ' ')}: {exc}"
+
+
+def _settings_parse() -> str | None:
+    settings.source_kind()
+    settings.sync_cron()
+    settings.int_setting(settings.UNIVERSE_SIZE, settings.DEFAULT_UNIVERSE_SIZE)
+    settings.int_setting(settings.DEMO_SEED, settings.DEFAULT_DEMO_SEED, 0)
+    settings.int_setting(settings.LOOKBACK_DAYS, settings.DEFAULT_LOOKBACK_DAYS, 60)
+    if settings.database_configured():
+        settings.int_setting("DB_PORT", 5432)
+    import stockmonitor_assets.trading_calendar  # noqa: F401  (parses the holiday lists)
+
+    return None
+
+
+def _source_credentials() -> str | None:
+    kind = settings.source_kind()
+    if kind == "rqdatac":
+        from stockmonitor_assets.sources.ricequant import Credentials
+
+        key, user, password = (settings.get(v) for v in settings.RQDATAC_SECRETS)
+        Credentials.from_settings(key, user, password, settings.get(settings.RQDATAC_BASE_URL))
+    if kind == "files":
+        files_dir = settings.get(settings.FILES_DIR)
+        if not files_dir or not Path(files_dir).is_dir():
+            return f"source 'files' needs an existing directory in {settings.FILES_DIR}"
+    return None
+
+
+def _data_dir() -> str | None:
+    from stockmonitor_assets.io_managers import check_local_data_dir
+
+    data_dir = settings.data_dir()
+    if "://" not in data_dir:
+        check_local_data_dir(data_dir)
+    return None
+
+
+def _database_reachable() -> str | None:
+    if not settings.database_configured():
+        return None
+    from stockmonitor_assets.database import PostgresResource
+
+    db = PostgresResource(
+        host=settings.get("DB_HOST"),
+        port=settings.int_setting("DB_PORT", 5432),
+        database=settings.get("DB_NAME", "stockmonitor"),
+        user=settings.get("DB_USER", "postgres"),
+        password=settings.get("DB_PASSWORD"),
+        connect_timeout_s=5,
+    )
+    try:
+        with db.connect() as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1")
+    except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"database {db.host}:{db.port}/{db.database} is not reachable: {first_line}"
+    return None
+
+
+def _dagster_home() -> str | None:
+    home = settings.get("DAGSTER_HOME")
+    if not home:
+        return None
+    if not Path(home).is_dir():
+        return f"DAGSTER_HOME={home} is not a directory"
+    config = Path(home) / "dagster.yaml"
+    if config.exists():
+        missing = [v for v in _instance_env_vars(config.read_text()) if not os.environ.get(v)]
+        if missing:
+            return f"{config} reads unset environment variable(s) {missing}"
+    return None
+
+
+def _instance_env_vars(text: str) -> list[str]:
+    import re
+
+    return sorted(set(re.findall(r"\{\s*env:\s*([A-Z_][A-Z0-9_]*)\s*\}", text)))
+
+
+def _calendar_coverage() -> str | None:
+    from stockmonitor_assets import trading_calendar
+
+    today = dt.date.today()
+    if today <= trading_calendar.RECORDED_THROUGH:
+        return None
+    user_years = {d.year for d in trading_calendar.HOLIDAYS} - {
+        d.year for d in trading_calendar.RECORDED_HOLIDAYS
+    }
+    if today.year in user_years:
+        return None
+    return (
+        f"exchange_calendars records XSHG holidays only through "
+        f"{trading_calendar.RECORDED_THROUGH}; list {today.year}'s holidays in "
+        f"{settings.HOLIDAYS} or {settings.HOLIDAYS_FILE}, or every weekday is a partition key"
+    )

@@ -1,0 +1,153 @@
+"""What a `stockmonitor run` asks for: which partitions, and which run config.
+
+Pure functions over the calendar and the config classes, so every bad input fails here,
+with a message naming it, before Dagster is asked to write anything.
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stockmonitor_assets.trading_calendar import (
+    PARTITIONS_START,
+    parse_trading_day,
+    recent_range,
+    sessions,
+    shanghai_now,
+)
+from stockmonitor_assets.transforms import scoring
+from stockmonitor_assets.transforms.codes import normalize_order_book_ids
+
+# --config keys, and the asset whose config each one sets.
+CONFIG_KEYS = {
+    "target_stocks": "instruments",
+    "days_back": None,  # a partition selection, not asset config
+    **{f"weights.{factor}": "scores" for factor in scoring.FACTORS},
+}
+
+
+class RunRequestError(ValueError):
+    """A bad `stockmonitor run` argument; the message names it."""
+
+
+@dataclass(frozen=True)
+class PartitionRange:
+    first: dt.date
+    last: dt.date
+    days: tuple[dt.date, ...]
+
+    @property
+    def is_single(self) -> bool:
+        return self.first == self.last
+
+
+def select_partitions(
+    partition: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    days_back: int | None = None,
+    now: dt.datetime | None = None,
+) -> PartitionRange:
+    """One trading day, a start..end range, or the last `days_back` published days."""
+    chosen = [
+        name
+        for name, v in (("--partition", partition), ("--start", start), ("--days-back", days_back))
+        if v
+    ]
+    if len(chosen) > 1:
+        raise RunRequestError(
+            f"choose one of --partition, --start/--end, --days-back (got {chosen})"
+        )
+    if end and not start:
+        raise RunRequestError("--end needs --start")
+    if days_back is not None:
+        return _days_back(days_back, now)
+    if start:
+        return _range(start, end or start, now)
+    if partition:
+        return _range(partition, partition, now)
+    raise RunRequestError("say which days: --partition D, --start D --end D, or --days-back N")
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
+    """`key=value` pairs; unknown keys fail naming the key and listing the valid ones."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep:
+            raise RunRequestError(f"--config {pair!r} is not key=value")
+        if key not in CONFIG_KEYS:
+            raise RunRequestError(
+                f"unknown config key {key!r}; valid keys: {', '.join(CONFIG_KEYS)}"
+            )
+        overrides[key] = value.strip()
+    return overrides
+
+
+def run_config(overrides: dict[str, str], job_assets: Sequence[str]) -> dict[str, Any]:
+    """Dagster run config for the job's assets; values validated like the assets will."""
+    ops: dict[str, dict[str, Any]] = {}
+    if "target_stocks" in overrides:
+        codes = [c for c in overrides["target_stocks"].split(",") if c.strip()]
+        try:
+            targets = normalize_order_book_ids(codes)
+        except ValueError as exc:
+            raise RunRequestError(f"target_stocks: {exc}") from None
+        ops["instruments"] = {"config": {"target_stocks": targets}}
+    weights = {k.split(".", 1)[1]: _number(k, v) for k, v in overrides.items() if "." in k}
+    if weights:
+        try:
+            scoring.validate_weights(weights)
+        except ValueError as exc:
+            raise RunRequestError(f"weights: {exc}") from None
+        ops["scores"] = {"config": {"weights": weights}}
+    unused = sorted(asset for asset in ops if asset not in job_assets)
+    if unused:
+        raise RunRequestError(f"this job does not materialize {unused}; drop their --config keys")
+    return {"ops": ops} if ops else {}
+
+
+def default_run_config(job_assets: Sequence[str]) -> dict[str, Any]:
+    """The config a run of these assets uses when nothing is overridden (shown by show-config)."""
+    ops: dict[str, dict[str, Any]] = {}
+    if "instruments" in job_assets:
+        ops["instruments"] = {"config": {"target_stocks": []}}
+    if "scores" in job_assets:
+        ops["scores"] = {"config": {"weights": scoring.validate_weights({})}}
+    return {"ops": ops}
+
+
+def _range(first: str, last: str, now: dt.datetime | None) -> PartitionRange:
+    a, b = _day(first, now), _day(last, now)
+    if a > b:
+        raise RunRequestError(f"--start {a} is after --end {b}")
+    return PartitionRange(a, b, tuple(sessions(a, b)))
+
+
+def _days_back(days: int, now: dt.datetime | None) -> PartitionRange:
+    if days < 1:
+        raise RunRequestError(f"--days-back must be >= 1, got {days}")
+    first, last = recent_range(days, now)
+    if first < PARTITIONS_START:
+        raise RunRequestError(f"--days-back {days} reaches before the first partition")
+    return PartitionRange(first, last, tuple(sessions(first, last)))
+
+
+def _day(value: str, now: dt.datetime | None) -> dt.date:
+    try:
+        day = parse_trading_day(value)
+    except ValueError as exc:
+        raise RunRequestError(str(exc)) from None
+    today = (now or shanghai_now()).date()
+    if day > today:
+        raise RunRequestError(f"{day} is in the future (today is {today} in Asia/Shanghai)")
+    return day
+
+
+def _number(key: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise RunRequestError(f"{key}={value!r} is not a number") from None

@@ -1,0 +1,158 @@
+"""Jobs and automation: the five jobs, the one sensor, and what the conditions request.
+
+Conditions are evaluated with `dg.evaluate_automation_conditions` across simulated clock
+ticks (Asia/Shanghai), on the real asset graph, with materializations reported to a temp
+instance instead of running anything.
+"""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+
+from stockmonitor_assets.assets import database, indicators, market, scoring
+from stockmonitor_assets.automation import SENSOR_NAME, SOURCE_ASSETS, sync_target, with_automation
+from stockmonitor_assets.definitions import defs
+from stockmonitor_assets.jobs import JOB_NAMES, SOURCE_TAG
+from stockmonitor_assets.trading_calendar import trading_day_partitions
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def at(day: str, time: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(f"{day}T{time}").replace(tzinfo=SHANGHAI)
+
+
+class Clock:
+    """Evaluates every condition at successive times, carrying the cursor like the daemon."""
+
+    def __init__(self, definitions: dg.Definitions, instance: dg.DagsterInstance):
+        self.defs, self.instance, self.cursor = definitions, instance, None
+
+    def tick(self, when: dt.datetime) -> dict[str, set[str]]:
+        result = dg.evaluate_automation_conditions(
+            defs=self.defs, instance=self.instance, evaluation_time=when, cursor=self.cursor
+        )
+        self.cursor = result.cursor
+        keys = self.defs.resolve_asset_graph().get_all_asset_keys()
+        requested = {k.to_user_string(): result.get_requested_partitions(k) for k in keys}
+        return {asset: parts for asset, parts in requested.items() if parts}
+
+
+def graph_assets(cron: str | None = None, checks=()) -> dg.Definitions:
+    assets = dg.load_assets_from_modules([market, indicators, scoring, database])
+    return dg.Definitions(
+        assets=with_automation(assets, cron), asset_checks=list(checks), resources=defs.resources
+    )
+
+
+def report(instance: dg.DagsterInstance, asset: str, *keys: str) -> None:
+    for key in keys:
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset, partition=key))
+
+
+def only_day(requested: dict[str, set[str]]) -> str:
+    (day,) = set().union(*requested.values())
+    return day
+
+
+@pytest.fixture
+def clock(instance) -> Clock:
+    return Clock(graph_assets(), instance)
+
+
+def test_the_five_jobs_are_partitioned_on_trading_days_and_source_jobs_are_tagged():
+    jobs = {j.name: j for j in defs.resolve_all_job_defs() if not j.name.startswith("__")}
+    assert sorted(jobs) == sorted(JOB_NAMES)
+    for job in jobs.values():
+        assert job.partitions_def == trading_day_partitions
+    assert SOURCE_TAG in jobs["daily_data_sync_job"].tags
+    assert SOURCE_TAG not in jobs["scoring_and_save_job"].tags
+    assert jobs["scoring_and_save_job"].asset_layer.executable_asset_keys >= {
+        dg.AssetKey("scores_table")
+    }
+
+
+def test_only_the_automation_sensor_triggers_runs_and_it_is_running_by_default():
+    sensors = list(defs.sensors)
+    automation = [s for s in sensors if isinstance(s, dg.AutomationConditionSensorDefinition)]
+    assert [s.name for s in automation] == [SENSOR_NAME]
+    assert automation[0].default_status == dg.DefaultSensorStatus.RUNNING
+    # Other sensors (freshness checks, failure alerts) observe; none targets a job or asset.
+    assert all(not s.targets for s in sensors if s not in automation)
+    assert not list(defs.schedules or [])
+
+
+def test_sync_targets_the_previous_trading_day_in_the_morning_and_nothing_on_closed_days():
+    assert sync_target(at("2024-06-12", "09:00")) == dt.date(2024, 6, 11)
+    assert sync_target(at("2024-06-11", "09:00")) == dt.date(2024, 6, 7)  # 06-10 Dragon Boat
+    assert sync_target(at("2024-06-12", "16:00")) == dt.date(2024, 6, 12)  # published
+    assert sync_target(at("2024-10-01", "09:00")) is None
+    assert sync_target(at("2024-06-15", "09:00")) is None
+
+
+def test_trading_day_requests_the_previous_day_once_at_the_first_tick_after_nine(clock):
+    assert clock.tick(at("2024-06-12", "08:59")) == {}
+    requested = clock.tick(at("2024-06-12", "09:00:30"))
+    assert only_day(requested) == "2024-06-11"
+    assert set(SOURCE_ASSETS) <= set(requested)
+    # fundamentals will be requested, so its indicators follow in the same tick (eager);
+    # completed_ohlcv waits for its missing previous day, which only a backfill fills.
+    assert "fundamental_indicators" in requested and "completed_ohlcv" not in requested
+    assert clock.tick(at("2024-06-12", "14:00")) == {}
+
+
+def test_weekend_requests_nothing_even_on_a_daily_cron(instance):
+    clock = Clock(graph_assets(cron="0 9 * * *"), instance)
+    for when in ("08:00", "09:00:30"):
+        assert clock.tick(at("2024-06-15", when)) == {}
+    assert clock.tick(at("2024-06-16", "09:00:30")) == {}
+
+
+def test_holiday_requests_nothing_and_the_day_after_requests_the_last_session_before(clock):
+    assert clock.tick(at("2024-10-01", "08:00")) == {}
+    assert clock.tick(at("2024-10-01", "09:00:30")) == {}
+    requested = clock.tick(at("2024-10-08", "09:00:30"))
+    assert only_day(requested) == "2024-09-30"
+    assert set(SOURCE_ASSETS) <= set(requested)
+
+
+def test_upstream_update_mid_day_requests_downstream_eagerly(clock, instance):
+    report(instance, "instruments", "2024-06-11")
+    report(instance, "completed_ohlcv", "2024-06-07")
+    assert clock.tick(at("2024-06-12", "10:00")) == {}
+    report(instance, "raw_ohlcv", "2024-06-11")
+    assert clock.tick(at("2024-06-12", "11:00")) == {"completed_ohlcv": {"2024-06-11"}}
+
+
+@dg.asset_check(asset="merged", blocking=True, partitions_def=trading_day_partitions)
+def merged_is_sane() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+@pytest.mark.parametrize("passed", [True, False])
+def test_scores_wait_while_a_blocking_check_upstream_has_failed(instance, passed):
+    clock = Clock(graph_assets(checks=[merged_is_sane]), instance)
+    assert clock.tick(at("2024-06-12", "10:00")) == {}
+    report(instance, "merged", "2024-06-11")
+    materialization = instance.fetch_materializations(dg.AssetKey("merged"), limit=1).records[0]
+    instance.report_runless_asset_event(
+        dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey("merged"),
+            check_name="merged_is_sane",
+            passed=passed,
+            partition="2024-06-11",
+            target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
+                storage_id=materialization.storage_id,
+                run_id=materialization.run_id,
+                timestamp=materialization.timestamp,
+            ),
+        )
+    )
+    requested = clock.tick(at("2024-06-12", "11:00"))
+    followers = {"scores": {"2024-06-11"}, "scores_table": {"2024-06-11"}}
+    assert requested == (followers if passed else {})
