@@ -5,6 +5,7 @@ from pydantic import PrivateAttr
 
 from stockmonitor_assets import settings
 from stockmonitor_assets.sources.base import MarketDataSource
+from stockmonitor_assets.sources.retry import RetryingSource
 
 
 class MarketDataResource(dg.ConfigurableResource):
@@ -27,7 +28,7 @@ class MarketDataResource(dg.ConfigurableResource):
         if self._client is None:
             from stockmonitor_assets.sources.factory import build_source
 
-            self._client = build_source(
+            provider = build_source(
                 self.source,
                 demo_seed=self.demo_seed,
                 universe_size=self.universe_size,
@@ -38,6 +39,8 @@ class MarketDataResource(dg.ConfigurableResource):
                 password=self.rqdatac_password,
                 base_url=self.rqdatac_base_url,
             )
+            # RQDatac retries each SDK call itself; the local providers get the same here.
+            self._client = provider if provider.name == "rqdatac" else RetryingSource(provider)
         return self._client
 
 

@@ -5,14 +5,17 @@ in lockstep; errors outside `retry_on` (authentication, quota) propagate at once
 because waiting cannot fix them.
 """
 
+import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from stockmonitor_assets.sources.base import TransientSourceError
+import polars as pl
+
+from stockmonitor_assets.sources.base import MarketDataSource, TransientSourceError
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -81,3 +84,47 @@ def retry(
             )
             sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+# Local providers (demo, files) fail transiently only on I/O hiccups: retry fast.
+LOCAL_RETRY = RetryPolicy(attempts=4, base_delay=0.2, max_delay=2.0, jitter=0.5)
+
+
+class RetryingSource:
+    """A provider whose every call is retried on `TransientSourceError`.
+
+    For providers that do not retry themselves (demo, files; RQDatac retries each SDK call
+    with its own policy). Retrying the one failed call, not the whole asset step, keeps a
+    range run from re-fetching every partition, and leaves authentication, quota and
+    bad-data errors failing at once.
+    """
+
+    def __init__(
+        self,
+        source: MarketDataSource,
+        policy: RetryPolicy = LOCAL_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.source, self.policy, self._sleep = source, policy, sleep
+        self.name = source.name
+
+    def trading_days(self, start: dt.date, end: dt.date) -> list[dt.date]:
+        return self._call("trading_days", start, end)
+
+    def instruments(self, day: dt.date) -> pl.DataFrame:
+        return self._call("instruments", day)
+
+    def daily_bars(self, ids: Sequence[str], start: dt.date, end: dt.date) -> pl.DataFrame:
+        return self._call("daily_bars", ids, start, end)
+
+    def ex_factors(self, ids: Sequence[str], start: dt.date, end: dt.date) -> pl.DataFrame:
+        return self._call("ex_factors", ids, start, end)
+
+    def fundamentals_pit(self, ids: Sequence[str], day: dt.date) -> pl.DataFrame:
+        return self._call("fundamentals_pit", ids, day)
+
+    def _call(self, method: str, *args):
+        function = getattr(self.source, method)
+        return retry(
+            lambda: function(*args), self.policy, sleep=self._sleep, what=f"{self.name}.{method}"
+        )

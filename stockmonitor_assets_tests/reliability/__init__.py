@@ -1,0 +1,1 @@
+"""Reliability suite: faults, crashes, bad input and idempotency (`pytest -m reliability`)."""
