@@ -6,8 +6,8 @@ environment; `dagster dev` and the daemon load `defs`.
 
 import dagster as dg
 
-from stockmonitor_assets import settings
-from stockmonitor_assets.assets import database, indicators, market, scoring
+from stockmonitor_assets import alerts, settings
+from stockmonitor_assets.assets import checks, database, freshness, indicators, market, scoring
 from stockmonitor_assets.automation import automation_sensor, with_automation
 from stockmonitor_assets.database import postgres_from_env
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
@@ -21,8 +21,13 @@ def build_defs() -> dg.Definitions:
     source = settings.source_kind()
     return dg.Definitions(
         assets=with_automation(assets),
+        asset_checks=[*checks.ASSET_CHECKS, freshness.scores_on_time],
         jobs=build_jobs(source),
-        sensors=[automation_sensor(run_tags=source_tags(source))],
+        sensors=[
+            automation_sensor(run_tags=source_tags(source)),
+            freshness.scores_freshness_sensor,
+            alerts.run_failure_alert,
+        ],
         resources={
             "io_manager": PartitionedParquetIOManager(base_dir=settings.data_dir()),
             "market_data": market_data_from_env(),

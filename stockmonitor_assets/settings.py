@@ -5,6 +5,7 @@ partitions definition needs when the code location loads. Secrets are not read h
 they reach resources through `dagster.EnvVar`, so Dagster hides them in the UI.
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -80,3 +81,41 @@ def sync_cron() -> str:
     if not is_valid_cron_schedule(cron):
         raise ValueError(f"{SYNC_CRON}={cron!r} is not a valid cron expression")
     return cron
+
+
+# Data quality and alerting (assets/checks.py, assets/freshness.py, alerts.py).
+MIN_COVERAGE = "STOCKMONITOR_MIN_COVERAGE"
+MIN_BAR_COVERAGE = "STOCKMONITOR_MIN_BAR_COVERAGE"
+MAX_FILLED_SHARE = "STOCKMONITOR_MAX_FILLED_SHARE"
+MAX_GAP_DAYS = "STOCKMONITOR_MAX_GAP_DAYS"
+RATIO_TOLERANCE = "STOCKMONITOR_RATIO_TOLERANCE"
+SCORES_DUE = "STOCKMONITOR_SCORES_DUE"
+ALERT_WEBHOOK = "STOCKMONITOR_ALERT_WEBHOOK"
+DEFAULT_MIN_COVERAGE = 0.99
+DEFAULT_MIN_BAR_COVERAGE = 0.9
+DEFAULT_MAX_FILLED_SHARE = 0.2
+DEFAULT_MAX_GAP_DAYS = 500
+DEFAULT_RATIO_TOLERANCE = 0.01
+DEFAULT_SCORES_DUE = "10:30"
+
+
+def float_setting(name: str, default: float, low: float = 0.0, high: float = 1.0) -> float:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name}={value} must be in [{low}, {high}]")
+    return value
+
+
+def time_setting(name: str, default: str) -> dt.time:
+    """An HH:MM time of day (Asia/Shanghai)."""
+    raw = get(name, default)
+    try:
+        return dt.datetime.strptime(raw, "%H:%M").time()
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a time of day (expected HH:MM)") from None

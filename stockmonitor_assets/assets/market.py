@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 from pydantic import field_validator
 
+from stockmonitor_assets.assets.metadata import add_partition_metadata
 from stockmonitor_assets.assets.partitions import (
     PartitionFrames,
     partition_days,
@@ -104,7 +105,7 @@ def completed_ohlcv(
         extra = _bootstrap(market_data.client(), day, universe, raw, last_known)
         frames[key] = completion.complete_day(day, universe, raw, pl.concat([last_known, extra]))
         last_known = completion.last_known_from(frames[key])
-    _report(context, frames, filled=True)
+    _report(context, frames)
     return frames
 
 
@@ -184,9 +185,5 @@ def _point_in_time(frame: pl.DataFrame, day: dt.date, source: str) -> pl.DataFra
     return FUNDAMENTALS.conform(frame)
 
 
-def _report(context: dg.AssetExecutionContext, frames: dict, filled: bool = False) -> None:
-    rows = sum(len(f) for f in frames.values())
-    metadata: dict = {"dagster/row_count": rows, "partitions": len(frames)}
-    if filled:
-        metadata["filled_rows"] = sum(int(f["is_filled"].sum()) for f in frames.values())
-    context.add_output_metadata(metadata)
+def _report(context: dg.AssetExecutionContext, frames: dict) -> None:
+    add_partition_metadata(context, frames)

@@ -1,0 +1,93 @@
+"""Materialization metadata of every asset: what each partition holds, at a glance in the UI.
+
+Values are attached per partition (`add_asset_metadata(..., partition_key=...)`), so a
+single-run range still records each day's own row count, nulls and fills, and the
+numbers plot over partitions. The column schema, the same for every partition, is
+attached once per run.
+"""
+
+from collections.abc import Mapping
+
+import dagster as dg
+import polars as pl
+
+from stockmonitor_assets.quality import TABLES
+from stockmonitor_assets.schemas import TableSchema
+
+TOP_N = 20
+
+
+def add_partition_metadata(
+    context: dg.AssetExecutionContext,
+    frames: Mapping[str, pl.DataFrame],
+    extra: Mapping[str, object] | None = None,
+) -> None:
+    """Attach the schema once and each partition's own metadata (plus `extra`, run-wide)."""
+    table = TABLES[context.asset_key.to_user_string()]
+    context.add_asset_metadata({"dagster/column_schema": column_schema(table), **(extra or {})})
+    for key, frame in frames.items():
+        context.add_asset_metadata(partition_metadata(frame, table), partition_key=key)
+
+
+def column_schema(table: TableSchema) -> dg.TableSchema:
+    """`schemas.py` as Dagster's column schema: names, dtypes, descriptions, nullability."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                c.name,
+                type=str(c.dtype),
+                description=c.description,
+                constraints=dg.TableColumnConstraints(nullable=c.nullable),
+            )
+            for c in table.columns
+        ]
+    )
+
+
+def partition_metadata(frame: pl.DataFrame, table: TableSchema) -> dict[str, object]:
+    """Row count, null counts, and what the asset adds (fills, eligible stocks, top list)."""
+    nulls = {c: n for c, n in frame.null_count().row(0, named=True).items() if n}
+    metadata: dict[str, object] = {
+        "dagster/row_count": len(frame),
+        "null_cells": sum(nulls.values()),
+        "null_counts": dg.MetadataValue.json(nulls),
+    }
+    extra = _BY_TABLE.get(table.name)
+    return metadata | (extra(frame) if extra else {})
+
+
+def fill_metadata(frame: pl.DataFrame) -> dict[str, object]:
+    """How many rows were completed, by reason (0 for reasons absent today, so they plot)."""
+    counts = dict(frame["fill_reason"].drop_nulls().value_counts().iter_rows())
+    reasons = frame.schema["fill_reason"].categories.to_list()
+    return {
+        "filled_rows": int(frame["is_filled"].sum()),
+        **{f"filled_{r}": int(counts.get(r, 0)) for r in reasons},
+    }
+
+
+def score_metadata(frame: pl.DataFrame) -> dict[str, object]:
+    """Eligible stocks and a markdown table of the day's best, with their factor z-scores."""
+    return {
+        "eligible_stocks": int(frame["is_eligible"].sum()),
+        f"top_{TOP_N}": dg.MetadataValue.md(top_markdown(frame)),
+    }
+
+
+def top_markdown(frame: pl.DataFrame, n: int = TOP_N) -> str:
+    """The `n` best-ranked eligible stocks as a markdown table (z-scores to 2 decimals)."""
+    factors = [c for c in frame.columns if c.startswith("z_")]
+    columns = ["rank", "order_book_id", "score", "level", "composite", *factors]
+    top = frame.filter(pl.col("is_eligible")).sort("rank").head(n).select(columns)
+    header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    rows = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in top.iter_rows()]
+    return header + "\n".join(rows) if rows else "no eligible stocks"
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+_BY_TABLE = {"completed_ohlcv": fill_metadata, "scores": score_metadata}

@@ -1,0 +1,91 @@
+"""Freshness of `scores` (due the trading day after, at STOCKMONITOR_SCORES_DUE) and failed-run
+alerts (JSON lines in LOG_DIR, optional webhook that can never crash the sensor)."""
+
+import datetime as dt
+import http.server
+import json
+import threading
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+
+from stockmonitor_assets import alerts
+from stockmonitor_assets.assets import freshness
+from stockmonitor_assets_tests.test_checks_dagster import clean_run
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DUE = dt.time(10, 30)
+
+
+def at(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    "now, deadline, expected",
+    [
+        # 2024-06-10 was a holiday (Dragon Boat): Tuesday's deadline expects Friday's scores.
+        (at(2024, 6, 11, 10, 31), at(2024, 6, 11, 10, 30), dt.date(2024, 6, 7)),
+        (at(2024, 6, 11, 10, 29), at(2024, 6, 7, 10, 30), dt.date(2024, 6, 6)),
+        (at(2024, 6, 8, 12, 0), at(2024, 6, 7, 10, 30), dt.date(2024, 6, 6)),
+    ],
+)
+def test_scores_are_due_the_trading_day_after(now, deadline, expected):
+    assert freshness.last_deadline(now, DUE) == (deadline, expected)
+
+
+def test_next_deadline_skips_weekend_and_holiday():
+    assert freshness.next_deadline(at(2024, 6, 7, 11, 0), DUE) == at(2024, 6, 11, 10, 30)
+
+
+@pytest.mark.parametrize(
+    "now, passed",
+    [(at(2024, 6, 11, 11, 0), True), (at(2024, 6, 12, 11, 0), False)],
+)
+def test_freshness_check_reads_the_expected_partition(monkeypatch, now, passed):
+    pipeline, _ = clean_run()  # scores exist for 2024-06-05..07, not 2024-06-11
+    monkeypatch.setattr(freshness, "shanghai_now", lambda: now)
+    context = dg.build_asset_check_context(instance=pipeline.instance)
+    result = freshness.scores_on_time(context)
+    assert result.passed is passed
+    assert result.metadata["late_minutes"].value == (0.0 if passed else 30.0)
+    assert "dagster/fresh_until_timestamp" in result.metadata
+
+
+def test_alert_keeps_partition_tags_only():
+    tags = {"dagster/partition": "2024-06-07", "secret-ish": "x", "dagster/backfill": "b1"}
+    record = alerts.alert_record("job", "r1", tags, "boom" * 1000, at(2024, 6, 7, 16, 0))
+    assert record["partition"] == "2024-06-07" and record["backfill"] == "b1"
+    assert "secret-ish" not in json.dumps(record) and len(record["message"]) == 2000
+
+
+class _Capture(http.server.BaseHTTPRequestHandler):
+    bodies: list = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_alert_is_written_and_posted_to_the_webhook(tmp_path, monkeypatch):
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Capture)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    monkeypatch.setenv("LOG_DIR", str(tmp_path))
+    monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/")
+    alerts.deliver({"job": "j", "run_id": "r"}, dg.get_dagster_logger())
+    server.server_close()
+    assert json.loads((tmp_path / alerts.ALERTS_FILE).read_text()) == {"job": "j", "run_id": "r"}
+    assert _Capture.bodies == [{"job": "j", "run_id": "r"}]
+
+
+def test_unreachable_webhook_never_raises(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("LOG_DIR", str(tmp_path))
+    monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK", "http://127.0.0.1:9/hook?token=secret")
+    alerts.deliver({"job": "j"}, dg.get_dagster_logger())
+    assert (tmp_path / alerts.ALERTS_FILE).exists()
+    assert "token=secret" not in caplog.text

@@ -1,0 +1,41 @@
+"""Materialization metadata read back from the instance: per-partition row and null counts,
+fills by reason, the column schema, and the top-20 markdown of `scores`."""
+
+import dagster as dg
+import polars as pl
+
+from stockmonitor_assets_tests.test_checks_dagster import DAY, FIRST, LAST, clean_run
+
+
+def _latest(pipeline, asset: str, key: str) -> dict:
+    records = pipeline.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=1
+    ).records
+    return dict(records[0].asset_materialization.metadata)
+
+
+def test_scores_metadata_has_row_counts_nulls_and_top_20():
+    pipeline, _ = clean_run()
+    metadata = _latest(pipeline, "scores", DAY)
+    frame = pipeline.read("scores", DAY)
+    assert metadata["dagster/row_count"].value == len(frame)
+    assert metadata["null_counts"].value["score"] == frame["score"].null_count()
+    assert metadata["eligible_stocks"].value == frame["is_eligible"].sum()
+    top = metadata["top_20"].value
+    best = frame.filter(pl.col("rank") == 1)["order_book_id"][0]
+    assert top.startswith("| rank | order_book_id | score") and f"| 1 | {best} |" in top
+    assert len(top.splitlines()) == 22 and "z_value" in top
+    columns = metadata["dagster/column_schema"].value.columns
+    assert columns[0].name == "order_book_id" and columns[0].description
+
+
+def test_range_run_records_each_partitions_own_counts():
+    pipeline, _ = clean_run()
+    for key in ("2024-06-05", "2024-06-06", LAST):
+        metadata = _latest(pipeline, "completed_ohlcv", key)
+        frame = pipeline.read("completed_ohlcv", key)
+        assert metadata["dagster/row_count"].value == len(frame)
+        assert metadata["filled_rows"].value == frame["is_filled"].sum()
+        suspended = (frame["fill_reason"] == "suspended").sum()
+        assert metadata["filled_suspended"].value == suspended
+    assert FIRST == "2024-06-05"
