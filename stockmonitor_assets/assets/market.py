@@ -54,6 +54,7 @@ def instruments(
     source, days = market_data.client(), partition_days(context)
     _require_trading_days(source, days)
     frames = {partition_key(d): _universe(source, d, config.target_stocks) for d in days}
+    _require_known_targets(source, days, config.target_stocks, frames)
     _report(context, frames)
     return frames
 
@@ -139,6 +140,22 @@ def _require_trading_days(source: MarketDataSource, days: list[dt.date]) -> None
                 f"(nearest trading days: {before} and {after}); nothing was written"
             ),
             metadata={"closed_days": [d.isoformat() for d in closed]},
+        )
+
+
+def _require_known_targets(
+    source: MarketDataSource, days: list[dt.date], targets: list[str], frames: dict
+) -> None:
+    """A target stock listed on none of the run's days is a typo, not an empty day."""
+    listed = set().union(*(set(f["order_book_id"]) for f in frames.values()))
+    unknown = sorted(set(targets) - listed)
+    if unknown:
+        raise dg.Failure(
+            description=(
+                f"target stock(s) {unknown} are not listed at source {source.name!r} on any day "
+                f"of {days[0]}..{days[-1]}; nothing was written"
+            ),
+            metadata={"unknown_stocks": unknown},
         )
 
 

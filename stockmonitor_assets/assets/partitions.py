@@ -14,7 +14,14 @@ PartitionFrames = dict[str, pl.DataFrame]
 
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     """The trading days this run materializes (one, or a whole single-run range)."""
-    return [partition_date(k) for k in context.partition_keys]
+    keys = context.partition_keys
+    if not keys:
+        tags = context.run.tags
+        first, last = (tags.get(f"dagster/asset_partition_range_{e}") for e in ("start", "end"))
+        raise dg.Failure(
+            description=f"the partition range {first}...{last} is empty (start after end?)"
+        )
+    return [partition_date(k) for k in keys]
 
 
 def concat_frames(frames: Mapping[str, pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
