@@ -1,7 +1,7 @@
 """Completion holds its invariants on any market hypothesis can draw.
 
 Over random universes (listings, delistings), random days (traded bars, missing rows,
-suspensions, zero-volume bars, NaN/None open/high/low) chained day by day as the asset
+suspensions, zero-volume bars, lost or inconsistent open/high/low) chained day by day as the asset
 does: the grid has exactly one row per listed stock and day, OHLC is ordered on every
 priced row, and a row without a traded bar carries the last traded close (and its date).
 
@@ -26,7 +26,8 @@ pytestmark = pytest.mark.reliability
 
 DAYS = tc.sessions(dt.date(2024, 3, 1), dt.date(2024, 4, 30))
 EVENTS = ("traded", "traded", "traded", "missing_row", "suspended", "zero_volume")
-DAMAGE = st.sampled_from([None, float("nan"), "keep"])
+# A field is kept, lost (None/NaN) or inconsistent (close * 0.9 or 1.1: outside the body).
+DAMAGE = st.sampled_from([None, float("nan"), "keep", 0.9, 1.1])
 
 
 @st.composite
@@ -67,7 +68,9 @@ def _inputs(day_index: int, stocks: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
         if event in ("missing_row", "suspended"):
             continue
         bar = dict(open=close * 1.01, high=close * 1.03, low=close * 0.97, close=close)
-        bar.update({f: v for f, v in damage.items() if v != "keep"})
+        for field, value in damage.items():
+            if value != "keep":
+                bar[field] = close * value if isinstance(value, float) and value == value else value
         volume = 0.0 if event == "zero_volume" else 1e5
         bars.append(
             dict(
