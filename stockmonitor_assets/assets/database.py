@@ -2,19 +2,14 @@
 
 import dagster as dg
 
-from stockmonitor_assets.assets.partitions import PartitionFrames
+from stockmonitor_assets.assets.partitions import PartitionFrames, trading_day_asset
 from stockmonitor_assets.database import SCORES_TABLE, PostgresResource, ensure_table, replace_day
-from stockmonitor_assets.trading_calendar import partition_date, trading_day_partitions
+from stockmonitor_assets.trading_calendar import partition_date
 
 SKIPPED = "no database configured"
 
 
-@dg.asset(
-    partitions_def=trading_day_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="scoring",
-    kinds={"postgres"},
-)
+@dg.asset(**trading_day_asset("scoring", kinds=frozenset({"postgres"})))
 def scores_table(
     context: dg.AssetExecutionContext, database: PostgresResource, scores: PartitionFrames
 ) -> dg.MaterializeResult:

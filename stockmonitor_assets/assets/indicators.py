@@ -5,20 +5,21 @@ import polars as pl
 
 from stockmonitor_assets import settings
 from stockmonitor_assets.assets.metadata import add_partition_metadata
-from stockmonitor_assets.assets.partitions import PartitionFrames, partition_days, split_by_day
+from stockmonitor_assets.assets.partitions import (
+    PartitionFrames,
+    partition_days,
+    split_by_day,
+    stack,
+    trading_day_asset,
+)
 from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS
-from stockmonitor_assets.trading_calendar import sessions_through, trading_day_partitions
+from stockmonitor_assets.trading_calendar import sessions_through
 from stockmonitor_assets.transforms import fundamental, technical
 
 WINDOW = settings.int_setting(settings.LOOKBACK_DAYS, settings.DEFAULT_LOOKBACK_DAYS, 60)
 WINDOW_PARTITIONS = technical.window_partitions_needed(WINDOW, technical.ANCHOR_STEP_DEFAULT)
 
-COMMON = dict(
-    partitions_def=trading_day_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="indicators",
-    kinds={"polars", "parquet"},
-)
+COMMON = trading_day_asset("indicators")
 
 
 @dg.asset(
@@ -39,7 +40,7 @@ def technical_indicators(
     """SMA, RSI, MACD, 20-day return and volatility on forward-adjusted traded bars."""
     days = partition_days(context)
     expected = len(context.asset_partition_keys_for_input("completed_ohlcv"))
-    history = pl.concat([COMPLETED_OHLCV.empty(), *completed_ohlcv.values()])
+    history = stack(completed_ohlcv, COMPLETED_OHLCV)
     values = technical.compute_technical_indicators(
         history, days, sessions_through(days[-1]), window=WINDOW
     )
@@ -55,7 +56,7 @@ def fundamental_indicators(
 ) -> dict[str, pl.DataFrame]:
     """PE TTM, PB, ROE TTM and their inverses EP, BP, point in time."""
     days = partition_days(context)
-    inputs = pl.concat([FUNDAMENTALS.empty(), *fundamentals.values()])
+    inputs = stack(fundamentals, FUNDAMENTALS)
     values = fundamental.compute_fundamental_indicators(inputs)
     frames = split_by_day(values, days)
     add_partition_metadata(context, frames)

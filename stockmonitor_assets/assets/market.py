@@ -11,6 +11,7 @@ from stockmonitor_assets.assets.partitions import (
     PartitionFrames,
     partition_days,
     split_by_day,
+    trading_day_asset,
 )
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS, INSTRUMENTS
@@ -19,7 +20,6 @@ from stockmonitor_assets.trading_calendar import (
     nearest_trading_days,
     partition_date,
     partition_key,
-    trading_day_partitions,
 )
 from stockmonitor_assets.transforms import bars, completion
 from stockmonitor_assets.transforms.codes import normalize_order_book_ids
@@ -27,12 +27,7 @@ from stockmonitor_assets.transforms.codes import normalize_order_book_ids
 # How far back completion looks in the source when no previous day is stored yet.
 BOOTSTRAP_LOOKBACK = dt.timedelta(days=5 * 366)
 
-COMMON = dict(
-    partitions_def=trading_day_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="market_data",
-    kinds={"polars", "parquet"},
-)
+COMMON = trading_day_asset("market_data")
 
 
 class UniverseConfig(dg.Config):

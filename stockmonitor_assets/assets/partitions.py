@@ -6,7 +6,12 @@ from collections.abc import Mapping
 import dagster as dg
 import polars as pl
 
-from stockmonitor_assets.trading_calendar import partition_date, partition_key
+from stockmonitor_assets.schemas import TableSchema
+from stockmonitor_assets.trading_calendar import (
+    partition_date,
+    partition_key,
+    trading_day_partitions,
+)
 
 # Annotation of partitioned inputs; the IO manager always hands over a dict of partitions.
 PartitionFrames = dict[str, pl.DataFrame]
@@ -24,8 +29,19 @@ def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     return [partition_date(k) for k in keys]
 
 
-def concat_frames(frames: Mapping[str, pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
-    return pl.concat([empty, *frames.values()], how="vertical_relaxed") if frames else empty
+def trading_day_asset(group: str, kinds: frozenset = frozenset({"polars", "parquet"})) -> dict:
+    """`dg.asset` arguments every asset shares: trading-day partitions, a range in one run."""
+    return dict(
+        partitions_def=trading_day_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name=group,
+        kinds=set(kinds),
+    )
+
+
+def stack(frames: Mapping[str, pl.DataFrame], schema: TableSchema) -> pl.DataFrame:
+    """All loaded partitions as one frame (typed even when none were loaded)."""
+    return pl.concat([schema.empty(), *frames.values()])
 
 
 def split_by_day(frame: pl.DataFrame, days: list[dt.date]) -> dict[str, pl.DataFrame]:

@@ -5,7 +5,13 @@ import polars as pl
 from pydantic import field_validator
 
 from stockmonitor_assets.assets.metadata import add_partition_metadata
-from stockmonitor_assets.assets.partitions import PartitionFrames, partition_days, split_by_day
+from stockmonitor_assets.assets.partitions import (
+    PartitionFrames,
+    partition_days,
+    split_by_day,
+    stack,
+    trading_day_asset,
+)
 from stockmonitor_assets.schemas import (
     COMPLETED_OHLCV,
     FUNDAMENTAL_INDICATORS,
@@ -14,16 +20,11 @@ from stockmonitor_assets.schemas import (
     MERGED,
     TECHNICAL_INDICATORS,
 )
-from stockmonitor_assets.trading_calendar import sessions_through, trading_day_partitions
+from stockmonitor_assets.trading_calendar import sessions_through
 from stockmonitor_assets.transforms import scoring
 from stockmonitor_assets.transforms.merge import merge_daily
 
-COMMON = dict(
-    partitions_def=trading_day_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="scoring",
-    kinds={"polars", "parquet"},
-)
+COMMON = trading_day_asset("scoring")
 
 
 class ScoringConfig(dg.Config):
@@ -38,10 +39,6 @@ class ScoringConfig(dg.Config):
         return weights
 
 
-def _stack(frames: PartitionFrames, schema) -> pl.DataFrame:
-    return pl.concat([schema.empty(), *frames.values()])
-
-
 @dg.asset(**COMMON)
 def merged(
     context: dg.AssetExecutionContext,
@@ -54,11 +51,11 @@ def merged(
     """The day's universe with bars, attributes, fundamentals and every indicator."""
     days = partition_days(context)
     frame = merge_daily(
-        _stack(completed_ohlcv, COMPLETED_OHLCV),
-        _stack(instruments, INSTRUMENTS),
-        _stack(fundamentals, FUNDAMENTALS),
-        _stack(technical_indicators, TECHNICAL_INDICATORS),
-        _stack(fundamental_indicators, FUNDAMENTAL_INDICATORS),
+        stack(completed_ohlcv, COMPLETED_OHLCV),
+        stack(instruments, INSTRUMENTS),
+        stack(fundamentals, FUNDAMENTALS),
+        stack(technical_indicators, TECHNICAL_INDICATORS),
+        stack(fundamental_indicators, FUNDAMENTAL_INDICATORS),
         sessions_through(days[-1]),
     )
     frames = split_by_day(frame, days)
@@ -73,7 +70,7 @@ def scores(
     """Per stock and day: eligibility, factor z-scores, composite score, rank and level."""
     days = partition_days(context)
     weights = scoring.validate_weights(config.weights)
-    frame = scoring.score_stocks(_stack(merged, MERGED), weights)
+    frame = scoring.score_stocks(stack(merged, MERGED), weights)
     frames = split_by_day(frame, days)
     add_partition_metadata(context, frames, {"weights": weights})
     return frames
