@@ -1,4 +1,4 @@
-"""Indicator kernel: the project's polars implementation vs TA-Lib per stock vs pandas groupby.
+"""Indicator kernel: the project's implementation vs TA-Lib per stock vs pandas groupby.
 
 Usage: python bench/bench_kernel.py [--quick] [--stocks N] [--days D ...] [--reps R]
 
@@ -7,7 +7,8 @@ and date (the shape `indicator_series` takes). Every variant computes the same s
 5/10/20/60, MACD 12/26/9 (dif, dea, hist = 2*(dif-dea)), RSI 14, 20-day return and
 20-day volatility of daily returns (std, ddof=1).
 
-- polars: `technical.indicator_series` (the kernel of `compute_technical_indicators`).
+- project: `technical.indicator_series` (the kernel of `compute_technical_indicators`:
+  polars in and out, numpy `indicator_kernel` blocks of stocks x bars inside).
 - talib: a Python loop over stocks calling TA-Lib on each stock's slice of the same
   numpy column (SMA, MACD, RSI, ROCR, STDDEV), results written into preallocated arrays.
 - pandas: `groupby(...).rolling` / `groupby(...).ewm(adjust=False)` on a pandas frame
@@ -62,7 +63,7 @@ def synthetic_frame(stocks: int, days: int, seed: int = 7) -> pl.DataFrame:
     ).with_columns(pl.col("date").cast(pl.Date))
 
 
-def run_polars(frame: pl.DataFrame) -> pl.DataFrame:
+def run_project(frame: pl.DataFrame) -> pl.DataFrame:
     return indicator_series(frame)
 
 
@@ -134,16 +135,16 @@ def bench_size(stocks: int, days: int, reps: int) -> dict:
     results: dict = {}
     times = interleaved(
         {
-            "polars": lambda: results.__setitem__("polars", run_polars(frame)),
+            "project": lambda: results.__setitem__("project", run_project(frame)),
             "talib": lambda: results.__setitem__("talib", run_talib(closes, bounds)),
             "pandas": lambda: results.__setitem__("pandas", run_pandas(pandas_frame)),
         },
         reps,
     )
     bar = np.tile(np.arange(days), stocks)
-    vs_pandas = max_abs_diffs(results["polars"], results["pandas"], np.ones(len(bar), bool))
+    vs_pandas = max_abs_diffs(results["project"], results["pandas"], np.ones(len(bar), bool))
     vs_talib = (
-        max_abs_diffs(results["polars"], results["talib"], bar >= TALIB_FROM_BAR)
+        max_abs_diffs(results["project"], results["talib"], bar >= TALIB_FROM_BAR)
         if days > TALIB_FROM_BAR
         else None
     )
@@ -157,27 +158,27 @@ def report(runs: list[dict]) -> None:
         rows.append(
             (
                 f"{run['stocks']:,} x {run['days']:,}",
-                len(run["times"]["polars"]),
-                f"{m['polars']:.3f}",
+                len(run["times"]["project"]),
+                f"{m['project']:.3f}",
                 f"{m['talib']:.3f}",
                 f"{m['pandas']:.3f}",
-                f"{m['talib'] / m['polars']:.2f}x",
-                f"{m['pandas'] / m['polars']:.2f}x",
+                f"{m['talib'] / m['project']:.2f}x",
+                f"{m['pandas'] / m['project']:.2f}x",
             )
         )
-    header = ("stocks x days", "reps", "polars s", "TA-Lib loop s", "pandas s")
-    print(table((*header, "TA-Lib/polars", "pandas/polars"), rows))
+    header = ("stocks x days", "reps", "project s", "TA-Lib loop s", "pandas s")
+    print(table((*header, "TA-Lib/project", "pandas/project"), rows))
     print()
     for run in runs:
         label = f"{run['stocks']:,} x {run['days']:,}"
         pandas_max = max(run["pandas"].values())
-        print(f"{label}: max |polars - pandas| over all bars = {pandas_max:.2e}")
+        print(f"{label}: max |project - pandas| over all bars = {pandas_max:.2e}")
         if run["talib"] is None:
             print(f"{label}: no bar past {TALIB_FROM_BAR}, TA-Lib agreement not applicable")
         else:
             worst = max(run["talib"], key=run["talib"].get)
             print(
-                f"{label}: max |polars - TA-Lib| past bar {TALIB_FROM_BAR} = "
+                f"{label}: max |project - TA-Lib| past bar {TALIB_FROM_BAR} = "
                 f"{run['talib'][worst]:.2e} ({worst})"
             )
         detail = ", ".join(f"{k} {v:.1e}" for k, v in (run["talib"] or run["pandas"]).items())
@@ -198,7 +199,9 @@ def main() -> None:
     if args.quick:
         args.stocks, args.days, args.reps = 500, [250, 400], 2
     print_machine()
-    print(f"polars threads: {pl.thread_pool_size()}; TA-Lib and pandas run single-threaded")
+    print(
+        f"polars threads: {pl.thread_pool_size()}; numpy kernel, TA-Lib and pandas single-threaded"
+    )
     report([bench_size(args.stocks, days, args.reps) for days in args.days])
 
 

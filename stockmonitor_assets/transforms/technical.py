@@ -25,27 +25,57 @@ target date, so a pass works on back-adjusted prices (`close * adj_factor`) once
 MACD are linear in price, so they are divided by `adj_factor[D]` afterwards; RSI, return and
 volatility are scale-invariant and kept as computed (equal to the forward-adjusted values up
 to rounding, ~1e-15 relative).
+
+The arithmetic is `indicator_kernel`'s: each stock's traded bars become one column of a
+bars x stocks numpy block, and the EMA recursions step across all stocks at once.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 
+import numpy as np
 import polars as pl
 
 from stockmonitor_assets.schemas import TECHNICAL_INDICATORS
+from stockmonitor_assets.transforms import indicator_kernel as kernel
+from stockmonitor_assets.transforms.indicator_kernel import (
+    MACD_FAST,
+    MACD_MIN_BARS,
+    MACD_SIGNAL,
+    MACD_SLOW,
+    RETURN_LENGTH,
+    RSI_LENGTH,
+    SMA_LENGTHS,
+)
+
+__all__ = [
+    "ANCHOR_STEP_DEFAULT",
+    "INDICATOR_COLUMNS",
+    "MACD_FAST",
+    "MACD_MIN_BARS",
+    "MACD_SIGNAL",
+    "MACD_SLOW",
+    "PRICE_LEVEL_COLUMNS",
+    "RETURN_LENGTH",
+    "RSI_LENGTH",
+    "SMA_LENGTHS",
+    "WINDOW_DEFAULT",
+    "back_adjusted_traded_bars",
+    "compute_technical_indicators",
+    "indicator_series",
+    "window_partitions_needed",
+    "window_start",
+]
 
 WINDOW_DEFAULT = 250
 ANCHOR_STEP_DEFAULT = 20
 
-SMA_LENGTHS = (5, 10, 20, 60)
-MACD_FAST, MACD_SLOW, MACD_SIGNAL = 12, 26, 9
-MACD_MIN_BARS = 34
-RSI_LENGTH = 14
-RETURN_LENGTH = 20
 PRICE_LEVEL_COLUMNS = (*(f"sma_{n}" for n in SMA_LENGTHS), "macd_dif", "macd_dea", "macd_hist")
 INDICATOR_COLUMNS = TECHNICAL_INDICATORS.names[2:]
 
-_RAW = ("macd_dif", "macd_dea", "rsi_up", "rsi_move", "return_20d", "volatility_20d")
+# Bars x stocks cells per numpy block: ~8 MB per array, so a block's arrays stay small
+# (no page-fault storm on 2,500-bar histories) while vector operations stay long.
+_BLOCK_CELLS = 1 << 20
 
 
 def window_partitions_needed(window: int, anchor_step: int) -> int:
@@ -90,7 +120,11 @@ def compute_technical_indicators(
 
 
 def back_adjusted_traded_bars(bars: pl.DataFrame) -> pl.DataFrame:
-    """`order_book_id, date, close` of traded bars, close back-adjusted, sorted by stock, date."""
+    """`order_book_id, date, close` of traded bars, close back-adjusted, sorted by stock, date.
+
+    Completion turns NaN prices into nulls, so the closes kept here hold no NaN (the kernel
+    uses NaN to mark warm-up and padding).
+    """
     return (
         bars.filter(~pl.col("is_filled") & pl.col("close").is_not_null())
         .select("order_book_id", "date", close=pl.col("close") * pl.col("adj_factor"))
@@ -101,12 +135,28 @@ def back_adjusted_traded_bars(bars: pl.DataFrame) -> pl.DataFrame:
 def indicator_series(frame: pl.DataFrame, by: Sequence[str] = ("order_book_id",)) -> pl.DataFrame:
     """Every indicator on every row of `frame`, in the price unit of its `close`.
 
-    `frame` holds traded bars only (`*by, date, close`), sorted by `by` then date; each group
-    is one series, seeded at its first row. The kernel of `compute_technical_indicators`,
-    exposed for benchmarks and tests.
+    `frame` holds traded bars only (`*by, date, close`, no NaN close), sorted by `by` then
+    date; each group is one series, seeded at its first row. The kernel of
+    `compute_technical_indicators`, exposed for benchmarks and tests.
     """
-    series = _with_deltas(frame, by).group_by(by, maintain_order=True).agg("date", **_raw_exprs())
-    return _finish(series.explode(pl.exclude(by), empty_as_null=True))
+    bounds = _series_bounds(frame, by)
+    values = {column: np.empty(frame.height) for column in kernel.COLUMNS}
+    count = np.empty(frame.height, dtype=np.int64)
+    for first, last, block, cells in _blocks(frame["close"].to_numpy(), bounds):
+        rows = slice(bounds[first], bounds[last])
+        bar_count = np.arange(1, cells.shape[1] + 1)
+        if cells.all():  # no padding: copy straight into the output rows
+            for name, array in block.items():
+                np.copyto(values[name][rows].reshape(cells.shape), array)
+            np.copyto(count[rows].reshape(cells.shape), bar_count)
+        else:
+            for name, array in block.items():
+                values[name][rows] = array[cells]
+            count[rows] = np.broadcast_to(bar_count, cells.shape)[cells]
+    return frame.select(*by, "date").with_columns(
+        traded_bars=pl.Series(count),
+        **{name: pl.Series(array, nan_to_null=True) for name, array in values.items()},
+    )
 
 
 def _group_by_anchor(
@@ -127,74 +177,79 @@ def _group_by_anchor(
 def _values_at(traded: pl.DataFrame, days: list[date]) -> pl.DataFrame:
     """Indicators of one pass (one window start), picked on `days` per stock.
 
-    Each stock's series is computed in full, then gathered at its last traded bar on or
-    before each day: `traded_bars` is that bar's count, the values count only if it is D.
+    Each stock's series is computed in full, then read at its last traded bar on or before
+    each day: `traded_bars` is that bar's count, the values count only if it is D.
     """
-    by = ["order_book_id"]
-    day_list = pl.lit(pl.Series("date", days, dtype=pl.Date))
-    count = pl.col("date").search_sorted(day_list, side="right").cast(pl.Int64)
-    last = (count - 1).clip(lower_bound=0)
-    picked = (
-        _with_deltas(traded, by)
-        .group_by(by, maintain_order=True)
-        .agg(
-            date=day_list,
-            traded_bars=count,
-            on_day=pl.col("date").gather(last) == day_list,
-            **{k: e.gather(last) for k, e in _raw_exprs().items() if k != "traded_bars"},
-        )
-        .explode(pl.exclude(by), empty_as_null=True)
+    bounds = _series_bounds(traded, ["order_book_id"])
+    stocks, n_days = len(bounds) - 1, len(days)
+    dates = traded["date"].to_physical().to_numpy().astype(np.int64)
+    wanted = pl.Series(days, dtype=pl.Date).to_physical().to_numpy().astype(np.int64)
+    # One sorted key per bar (stock-major, then date) answers every (stock, day) count at once.
+    base = min(dates.min(initial=wanted[0]), wanted[0])
+    span = max(dates.max(initial=wanted[-1]), wanted[-1]) - base + 1
+    stock_of_bar = np.repeat(np.arange(stocks), np.diff(bounds))
+    query_stock, query_day = np.repeat(np.arange(stocks), n_days), np.tile(wanted, stocks)
+    keys = stock_of_bar * span + (dates - base)
+    count = np.searchsorted(keys, query_stock * span + (query_day - base), side="right")
+    count -= bounds[query_stock]
+    bar = np.maximum(count - 1, 0)
+    on_day = (count > 0) & (
+        dates[np.minimum(bounds[query_stock] + bar, len(dates) - 1)] == query_day
     )
-    indicators = [c for c in picked.columns if c not in {*by, "date", "traded_bars", "on_day"}]
-    return _finish(
-        picked.with_columns(pl.when("on_day").then(pl.col(c)).alias(c) for c in indicators)
+    values = {column: np.full(len(count), np.nan) for column in kernel.COLUMNS}
+    for first, last, block, _ in _blocks(traded["close"].to_numpy(), bounds):
+        queries = slice(first * n_days, last * n_days)
+        for name, array in block.items():
+            values[name][queries] = array[query_stock[queries] - first, bar[queries]]
+    return pl.DataFrame(
+        {
+            "order_book_id": traded["order_book_id"].gather(bounds[query_stock]),
+            "date": pl.Series(query_day.astype(np.int32)).cast(pl.Date),
+            "traded_bars": pl.Series(count, dtype=pl.Int64),
+            **{
+                name: pl.Series(np.where(on_day, array, np.nan), nan_to_null=True)
+                for name, array in values.items()
+            },
+        }
     ).select(_empty_values().columns)
 
 
-def _with_deltas(frame: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
-    """Shared intermediates, once, without `.over`: Δ, its up/move parts, simple return."""
-    starts = pl.any_horizontal(pl.col(k) != pl.col(k).shift(1) for k in by).fill_null(True)
-    previous = pl.when(starts).then(None).otherwise(pl.col("close").shift(1))
-    delta = pl.col("close") - previous
-    return frame.with_columns(
-        rsi_up=delta.clip(lower_bound=0.0),
-        rsi_move=delta.abs(),
-        daily_return=pl.col("close") / previous - 1.0,
-    )
+def _series_bounds(frame: pl.DataFrame, by: Sequence[str]) -> np.ndarray:
+    """Row offsets where each series of a frame sorted by `by` starts, then the row count."""
+    if frame.height == 0:
+        return np.zeros(1, dtype=np.int64)
+    runs = frame.select(pl.struct(*by).rle().struct.field("len")).to_series().to_numpy()
+    return np.concatenate([[0], np.cumsum(runs, dtype=np.int64)])
 
 
-def _ema(expr: pl.Expr, span: int) -> pl.Expr:
-    return expr.ewm_mean(span=span, adjust=False)
+def _blocks(
+    close: np.ndarray, bounds: np.ndarray
+) -> Iterator[tuple[int, int, dict[str, np.ndarray], np.ndarray]]:
+    """Kernel output per block of consecutive series [first, last).
 
-
-def _raw_exprs() -> dict[str, pl.Expr]:
-    """Per-series expressions (group context); masks and ratios are applied by `_finish`."""
-    close = pl.col("close")
-    dif = _ema(close, MACD_FAST) - _ema(close, MACD_SLOW)
-    wilder = 1.0 / RSI_LENGTH
-    return {
-        "traded_bars": pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
-        **{f"sma_{n}": close.rolling_mean(n) for n in SMA_LENGTHS},
-        "macd_dif": dif,
-        "macd_dea": _ema(dif, MACD_SIGNAL),
-        "rsi_up": pl.col("rsi_up").ewm_mean(alpha=wilder, adjust=False),
-        "rsi_move": pl.col("rsi_move").ewm_mean(alpha=wilder, adjust=False),
-        "return_20d": close / close.shift(RETURN_LENGTH) - 1.0,
-        "volatility_20d": pl.col("daily_return").rolling_std(RETURN_LENGTH),
-    }
-
-
-def _finish(frame: pl.DataFrame) -> pl.DataFrame:
-    """Warm-up nulls by bar count, MACD hist, RSI ratio (null without movement)."""
-    n = pl.col("traded_bars")
-    has_macd = n >= MACD_MIN_BARS
-    has_rsi = (n > RSI_LENGTH) & (pl.col("rsi_move") > 0.0)
-    return frame.with_columns(
-        macd_dif=pl.when(has_macd).then("macd_dif"),
-        macd_dea=pl.when(has_macd).then("macd_dea"),
-        macd_hist=pl.when(has_macd).then(2.0 * (pl.col("macd_dif") - pl.col("macd_dea"))),
-        rsi_14=pl.when(has_rsi).then(100.0 * pl.col("rsi_up") / pl.col("rsi_move")),
-    ).drop("rsi_up", "rsi_move")
+    Yields (first, last, block, cells): `cells` is the (series, bars) mask of the cells that
+    hold a bar, so `block[name][cells]` lists the values of rows bounds[first]..bounds[last]
+    of the long input in order. A block's arrays are reused by the next one: read them
+    before asking for it.
+    """
+    lengths = np.diff(bounds)
+    if len(lengths) == 0:
+        return
+    width = max(1, _BLOCK_CELLS // int(lengths.max()))
+    arena = kernel.Arena()
+    for first in range(0, len(lengths), width):
+        arena.reset()
+        last = min(first + width, len(lengths))
+        own = lengths[first:last]
+        cells = np.arange(int(own.max())) < own[:, None]
+        rows = close[bounds[first] : bounds[last]]
+        if cells.all():
+            padded = rows.reshape(cells.shape)
+        else:
+            padded = arena.empty(cells.shape)
+            padded.fill(np.nan)
+            padded[cells] = rows
+        yield first, last, kernel.indicator_block(padded, arena), cells
 
 
 def _forward_adjust(frame: pl.DataFrame) -> pl.DataFrame:
