@@ -85,6 +85,30 @@ def test_same_seed_and_size_give_identical_frames_whatever_was_asked_before():
     assert not other_seed.equals(after[1].filter(pl.col("date") == day))
 
 
+def test_disk_cache_of_simulated_years_changes_no_number(tmp_path, monkeypatch):
+    """A new process reads simulated years from CACHE_DIR; fresh, cached and corrupt-cache
+    runs give the same frames."""
+    monkeypatch.setenv("CACHE_DIR", str(tmp_path))
+    day = dt.date(2017, 6, 30)
+
+    def frames():
+        clear_caches()  # as a new process
+        source = market(size=120)
+        ids = all_ids(source, day)
+        return source.daily_bars(ids, dt.date(2017, 1, 1), day), source.ex_factors(ids, day, day)
+
+    fresh = frames()
+    stored = sorted((tmp_path / "demo").glob("*.npz"))
+    assert [p.name.split("-")[3] for p in stored] == ["2015", "2016", "2017"]
+    cached = frames()
+    stored[-2].write_bytes(b"not a zip")  # a damaged file is ignored and rewritten
+    stored[-1].unlink()
+    repaired = frames()
+    for a, b, c in zip(fresh, cached, repaired, strict=True):
+        assert a.equals(b) and a.equals(c)
+    assert stored[-1].exists() and stored[-2].stat().st_size > 100
+
+
 def test_smaller_universe_is_a_prefix_of_a_larger_one():
     small, large = market(size=100), market(size=300)
     day = dt.date(2016, 6, 1)

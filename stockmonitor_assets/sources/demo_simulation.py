@@ -13,12 +13,14 @@ trading days after listing. prev_close is the last traded close, minus the divid
 an ex-dividend day (June/July, one per year for payers), and the path continues from it.
 """
 
+import dataclasses
 import datetime as dt
 import functools
 from dataclasses import dataclass
 
 import numpy as np
 
+from stockmonitor_assets.sources import demo_cache
 from stockmonitor_assets.sources.demo_universe import (
     CHINEXT,
     DEMO_EPOCH,
@@ -77,15 +79,43 @@ class YearBars:
 
 @functools.lru_cache(maxsize=40)
 def simulate_year(seed: int, size: int, year: int) -> YearBars:
-    """Bars of every stock on the trading days of `year` (from DEMO_EPOCH.year on)."""
+    """Bars of every stock on the trading days of `year` (from DEMO_EPOCH.year on).
+
+    Cached in the process and on disk (`demo_cache`): a new process reads the year instead
+    of simulating every year since the epoch; the result is the same bit for bit.
+    """
     if year < DEMO_EPOCH.year:
         raise ValueError(f"the demo market starts in {DEMO_EPOCH.year}, not {year}")
+    calendar = [year_sessions(y) for y in range(DEMO_EPOCH.year, year + 1)]
+    path = demo_cache.cache_path(seed, size, year, calendar)
+    stored = demo_cache.load_arrays(path)
+    if stored is not None:
+        return _from_arrays(stored)
     universe = build_universe(seed, size)
     if year == DEMO_EPOCH.year:
         state = _initial_state(universe)
     else:
         state = simulate_year(seed, size, year - 1).end
-    return _simulate(seed, universe, year_sessions(year), state)
+    bars = _simulate(seed, universe, calendar[-1], state)
+    demo_cache.store_arrays(path, _to_arrays(bars))
+    return bars
+
+
+_END = "end_"  # prefix of the State fields among a stored year's arrays
+
+
+def _to_arrays(bars: YearBars) -> dict[str, np.ndarray]:
+    arrays = {f.name: getattr(bars, f.name) for f in dataclasses.fields(YearBars)}
+    end = arrays.pop("end")
+    return arrays | {
+        _END + f.name: np.asarray(getattr(end, f.name)) for f in dataclasses.fields(State)
+    }
+
+
+def _from_arrays(arrays: dict[str, np.ndarray]) -> YearBars:
+    arrays = dict(arrays)
+    end = {f.name: arrays.pop(_END + f.name) for f in dataclasses.fields(State)}
+    return YearBars(**arrays, end=State(**end | {"market": float(end["market"])}))
 
 
 def limit_price(prev_close: np.ndarray, percent: np.ndarray) -> np.ndarray:
