@@ -4,8 +4,10 @@ Usage: python bench/bench_pipeline.py [--quick] [--only oneday year scale] [--st
                                       [--reps R] [--sample K] [--keep]
 
 Everything runs on the demo market (STOCKMONITOR_SOURCE=demo) in a fresh temporary
-directory (DATA_DIR and DAGSTER_HOME inside it; an empty DAGSTER_HOME means Dagster's
-default local SQLite storage), through the command users run:
+directory (DATA_DIR, CACHE_DIR and DAGSTER_HOME inside it; `--storage sqlite`: an empty
+DAGSTER_HOME, Dagster's default local SQLite storage; `--storage postgres`: a dagster.yaml
+with dagster-postgres storage in a throwaway database on 127.0.0.1, created here and
+dropped at the end), through the command users run:
 `dagster asset materialize -m stockmonitor_assets.definitions --select '*' ...`.
 Wall time is measured around the child process, peak RSS from its rusage (the largest
 single process).
@@ -24,6 +26,7 @@ single process).
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -32,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchlib import interleaved, machine, median, print_machine, run_child, table
@@ -45,6 +49,21 @@ NEXT_DAY = "2025-01-02"
 # The code location; another module (same asset names) can be benchmarked the same way.
 MODULE = os.environ.get("BENCH_MODULE", "stockmonitor_assets.definitions")
 WINDOW_DAYS = 269  # technical.window_partitions_needed(250, 20)
+PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
+POSTGRES_YAML = """\
+storage:
+  postgres:
+    postgres_db:
+      hostname: {host}
+      port: {port}
+      username: {user}
+      password: ""
+      db_name: {db}
+      scheme: postgresql+psycopg2
+telemetry:
+  enabled: false
+"""
+STORAGE: dict[str, str | None] = {"db": None}  # the throwaway database, when --storage postgres
 
 
 class Workspace:
@@ -56,11 +75,14 @@ class Workspace:
         self.home = self.dir / "dagster_home"
         self.data.mkdir(parents=True)
         self.home.mkdir()
+        if STORAGE["db"]:
+            (self.home / "dagster.yaml").write_text(POSTGRES_YAML.format(**PG, db=STORAGE["db"]))
         self.env = {
             **os.environ,
             "STOCKMONITOR_SOURCE": "demo",
             "STOCKMONITOR_UNIVERSE_SIZE": str(stocks),
             "DATA_DIR": str(self.data),
+            "CACHE_DIR": str(root / "cache"),  # demo years: simulated by the first run only
             "DAGSTER_HOME": str(self.home),
             "LOG_DIR": str(self.dir / "logs"),
         }
@@ -107,6 +129,18 @@ class Workspace:
             [sys.executable, "-c", code], env=self.env, capture_output=True, text=True, check=True
         )
         return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def postgres_database(name: str) -> Iterator[str]:
+    """A fresh database for Dagster's storage, dropped afterwards (and on failure)."""
+    psql = ["psql", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-q", "-c"]
+    subprocess.run([*psql, f"DROP DATABASE IF EXISTS {name}"], check=True)
+    subprocess.run([*psql, f"CREATE DATABASE {name}"], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run([*psql, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
 
 
 def keys(start: str, end: str) -> list[str]:
@@ -313,7 +347,17 @@ def main() -> None:
     parser.add_argument("--scale-years-stocks", type=int, default=1000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--storage", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
+    if args.storage == "postgres":
+        with postgres_database(f"stockmonitor_bench_{os.getpid()}") as db:
+            STORAGE["db"] = db
+            run(args)
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     parts = set(args.only or ("year", "oneday", "scale"))
     year = keys("2024-01-01", "2024-12-31")
     if args.quick:
@@ -322,6 +366,7 @@ def main() -> None:
     if "oneday" in parts:
         parts.add("year")  # the day needs the year's stored history
     print_machine()
+    print(f"instance storage: {args.storage}")
     root = Path(tempfile.mkdtemp(prefix="stockmonitor-bench-"))
     results: dict = {"machine": machine(), "args": vars(args) | {"json": str(args.json)}}
     try:
