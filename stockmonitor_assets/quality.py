@@ -8,14 +8,18 @@ function returns an `Outcome`; `assets/checks.py` turns outcomes into Dagster ch
 """
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandera.polars as pa
 import polars as pl
 
 from stockmonitor_assets import schemas
 from stockmonitor_assets.schemas import TableSchema
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
 # Exchange prices have two decimals: a close may sit a rounding step outside its limit.
 PRICE_TOLERANCE = 0.01
@@ -38,8 +42,17 @@ class Outcome:
     description: str = ""
 
 
-def pandera_schema(table: TableSchema) -> pa.DataFrameSchema:
+def _pandera():
+    """pandera, imported on first use: it pulls in pandas (~1 s), which would otherwise be
+    paid by every load of the code location, not only by runs that check data."""
+    import pandera.polars
+
+    return pandera.polars
+
+
+def pandera_schema(table: TableSchema) -> "pa.DataFrameSchema":
     """The contract of `table` as a pandera schema: exact columns, order, dtypes, nulls, key."""
+    pa = _pandera()
     return pa.DataFrameSchema(
         {c.name: pa.Column(c.dtype, nullable=c.nullable) for c in table.columns},
         strict=True,
@@ -55,7 +68,7 @@ def check_schema(frame: pl.DataFrame, table: TableSchema) -> Outcome:
 
 def check_unique_key(frame: pl.DataFrame, table: TableSchema) -> Outcome:
     """At most one row per key, e.g. (order_book_id, date)."""
-    schema = pa.DataFrameSchema(unique=list(table.key), name=table.name)
+    schema = _pandera().DataFrameSchema(unique=list(table.key), name=table.name)
     return _validate(schema, frame.select(table.key), f"unique on {list(table.key)}")
 
 
@@ -94,7 +107,7 @@ def check_prices(frame: pl.DataFrame) -> Outcome:
     Rows without limits (first listing days, filled rows) skip the band; ex-dividend days
     need nothing special since the limits are computed from the ex-rights prev_close.
     """
-    return _validate(PRICE_RULES, frame, "prices are ordered, non-negative and within limits")
+    return _validate(price_rules(), frame, "prices are ordered, non-negative and within limits")
 
 
 def check_completion(
@@ -133,7 +146,7 @@ def check_indicator_ranges(indicators: pl.DataFrame, history: pl.DataFrame) -> O
     """
     bounds = sma_bounds(history, indicators["date"].unique().to_list())
     joined = indicators.join(bounds, on=["order_book_id", "date"], how="left")
-    return _validate(INDICATOR_RULES, joined, "RSI and SMAs within their ranges")
+    return _validate(indicator_rules(), joined, "RSI and SMAs within their ranges")
 
 
 def sma_bounds(history: pl.DataFrame, days: Sequence[dt.date]) -> pl.DataFrame:
@@ -175,7 +188,7 @@ def check_source_ratios(
 
 def check_scores(frame: pl.DataFrame) -> Outcome:
     """Scores in [0, 100]; only eligible stocks scored; eligible exactly when no reason."""
-    return _validate(SCORE_RULES, frame, "scores in range and consistent with eligibility")
+    return _validate(score_rules(), frame, "scores in range and consistent with eligibility")
 
 
 def combine(outcomes: Mapping[str, Outcome]) -> Outcome:
@@ -198,10 +211,10 @@ def combine(outcomes: Mapping[str, Outcome]) -> Outcome:
     )
 
 
-def _validate(schema: pa.DataFrameSchema, frame: pl.DataFrame, ok: str) -> Outcome:
+def _validate(schema: "pa.DataFrameSchema", frame: pl.DataFrame, ok: str) -> Outcome:
     try:
         schema.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as errors:
+    except _pandera().errors.SchemaErrors as errors:
         return _failure(errors.failure_cases, len(frame))
     return Outcome(True, {"rows_checked": len(frame), "failures": 0}, ok)
 
@@ -221,57 +234,63 @@ def _failure(cases: pl.DataFrame, rows: int) -> Outcome:
     )
 
 
-def _rule(name: str, expr: pl.Expr) -> pa.Check:
+def _rule(name: str, expr: pl.Expr) -> "pa.Check":
     """A pandera frame-level check from a boolean polars expression (null = not judged)."""
-    return pa.Check(lambda data: data.lazyframe.select(expr.fill_null(True)), name=name)
+    return _pandera().Check(lambda data: data.lazyframe.select(expr.fill_null(True)), name=name)
 
 
 def _within(value: str, low: pl.Expr, high: pl.Expr, tol: float | pl.Expr) -> pl.Expr:
     return (pl.col(value) >= low - tol) & (pl.col(value) <= high + tol)
 
 
-PRICE_RULES = pa.DataFrameSchema(
-    name="price rules",
-    checks=[
-        _rule("low <= min(open, close)", pl.col("low") <= pl.min_horizontal("open", "close")),
-        _rule("max(open, close) <= high", pl.max_horizontal("open", "close") <= pl.col("high")),
-        _rule("volume >= 0", pl.col("volume") >= 0),
-        _rule("total_turnover >= 0", pl.col("total_turnover") >= 0),
-        _rule(
-            "limit_down <= close <= limit_up",
-            _within("close", pl.col("limit_down"), pl.col("limit_up"), PRICE_TOLERANCE),
-        ),
-    ],
-)
+@functools.cache
+def price_rules() -> "pa.DataFrameSchema":
+    return _pandera().DataFrameSchema(
+        name="price rules",
+        checks=[
+            _rule("low <= min(open, close)", pl.col("low") <= pl.min_horizontal("open", "close")),
+            _rule("max(open, close) <= high", pl.max_horizontal("open", "close") <= pl.col("high")),
+            _rule("volume >= 0", pl.col("volume") >= 0),
+            _rule("total_turnover >= 0", pl.col("total_turnover") >= 0),
+            _rule(
+                "limit_down <= close <= limit_up",
+                _within("close", pl.col("limit_down"), pl.col("limit_up"), PRICE_TOLERANCE),
+            ),
+        ],
+    )
 
 
-def _sma_rule(n: int) -> pa.Check:
+def _sma_rule(n: int) -> "pa.Check":
     low, high = pl.col(f"sma_{n}_min"), pl.col(f"sma_{n}_max")
     judged = pl.col(f"sma_{n}").is_null() | low.is_null()
     slack = SMA_TOLERANCE * high.abs()
     return _rule(f"sma_{n} within its window", judged | _within(f"sma_{n}", low, high, slack))
 
 
-INDICATOR_RULES = pa.DataFrameSchema(
-    name="indicator ranges",
-    checks=[
-        _rule("0 <= rsi_14 <= 100", pl.col("rsi_14").is_between(0.0, 100.0)),
-        *(_sma_rule(n) for n in SMA_LENGTHS),
-    ],
-)
+@functools.cache
+def indicator_rules() -> "pa.DataFrameSchema":
+    return _pandera().DataFrameSchema(
+        name="indicator ranges",
+        checks=[
+            _rule("0 <= rsi_14 <= 100", pl.col("rsi_14").is_between(0.0, 100.0)),
+            *(_sma_rule(n) for n in SMA_LENGTHS),
+        ],
+    )
 
 
-SCORE_RULES = pa.DataFrameSchema(
-    name="score rules",
-    checks=[
-        _rule("0 <= score <= 100", pl.col("score").is_between(0.0, 100.0)),
-        _rule("only eligible stocks scored", pl.col("is_eligible") | pl.col("score").is_null()),
-        _rule(
-            "eligible == no ineligible_reason",
-            pl.col("is_eligible") == pl.col("ineligible_reason").is_null(),
-        ),
-    ],
-)
+@functools.cache
+def score_rules() -> "pa.DataFrameSchema":
+    return _pandera().DataFrameSchema(
+        name="score rules",
+        checks=[
+            _rule("0 <= score <= 100", pl.col("score").is_between(0.0, 100.0)),
+            _rule("only eligible stocks scored", pl.col("is_eligible") | pl.col("score").is_null()),
+            _rule(
+                "eligible == no ineligible_reason",
+                pl.col("is_eligible") == pl.col("ineligible_reason").is_null(),
+            ),
+        ],
+    )
 
 
 def _bounds_on(traded: pl.DataFrame, day: dt.date) -> pl.DataFrame:
