@@ -7,8 +7,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from stockmonitor_assets.assets import market
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.resources import MarketDataResource
+
+MARKET_ASSETS = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
 
 _SOURCES: dict[str, object] = {}
 _ids = itertools.count()

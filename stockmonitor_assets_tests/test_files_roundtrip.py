@@ -5,12 +5,11 @@ import shutil
 
 from polars.testing import assert_frame_equal
 
-from stockmonitor_assets.assets import market
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.sources.files import export_to_files
+from stockmonitor_assets_tests.conftest import MARKET_ASSETS
 
-MARKET_ASSETS = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
 DAYS = ["2024-06-03", "2024-06-04", "2024-06-05", "2024-06-06", "2024-06-07"]
 
 

@@ -7,10 +7,9 @@ import polars as pl
 import pytest
 
 from stockmonitor_assets.assets import market
-from stockmonitor_assets_tests.conftest import failure_message
+from stockmonitor_assets_tests.conftest import MARKET_ASSETS, failure_message
 from stockmonitor_assets_tests.crafted_market import CraftedMarket, bars_frame, instruments_frame
 
-MARKET_ASSETS = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
 D1, D2, D3 = dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 6)
 
 

@@ -4,11 +4,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from stockmonitor_assets.assets import market
 from stockmonitor_assets.sources.demo import DemoMarket
-from stockmonitor_assets_tests.conftest import failure_message
+from stockmonitor_assets_tests.conftest import MARKET_ASSETS, failure_message
 
-MARKET_ASSETS = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
 FIRST, LAST = "2024-06-05", "2024-06-13"
 
 

@@ -9,7 +9,7 @@ after half of its bytes are on disk.
 
 import pytest
 
-from stockmonitor_assets.assets import market
+from stockmonitor_assets_tests.conftest import MARKET_ASSETS
 from stockmonitor_assets_tests.reliability.conftest import (
     MARKET_SELECTION,
     demo_market,
@@ -20,7 +20,6 @@ from stockmonitor_assets_tests.reliability.conftest import (
 
 pytestmark = pytest.mark.reliability
 
-MARKET_ASSETS = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
 DAY = "2024-06-12"
 TARGET = f"completed_ohlcv/{DAY}.parquet"
 

@@ -12,10 +12,9 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from stockmonitor_assets.assets import market
 from stockmonitor_assets.sources.base import AuthenticationError, TransientSourceError
 from stockmonitor_assets.sources.demo import DemoMarket
-from stockmonitor_assets_tests.conftest import failure_message
+from stockmonitor_assets_tests.conftest import MARKET_ASSETS, failure_message
 from stockmonitor_assets_tests.reliability.conftest import (
     DEMO_SEED,
     UNIVERSE_SIZE,
@@ -25,7 +24,6 @@ from stockmonitor_assets_tests.reliability.conftest import (
 
 pytestmark = pytest.mark.reliability
 
-MARKET_ASSETS = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
 FIRST, LAST = "2024-06-11", "2024-06-13"
 DATA_METHODS = ("trading_days", "instruments", "daily_bars", "ex_factors", "fundamentals_pit")
 
