@@ -1,6 +1,8 @@
 """Shared fixtures: materialize assets on a temp instance with a chosen source."""
 
 import itertools
+import os
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -10,6 +12,9 @@ import pytest
 from stockmonitor_assets.assets import market
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.resources import MarketDataResource
+
+# Tests (and the subprocesses they start) keep the demo market's year cache out of $HOME.
+os.environ.setdefault("CACHE_DIR", tempfile.mkdtemp(prefix="stockmonitor-test-cache-"))
 
 MARKET_ASSETS = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
 

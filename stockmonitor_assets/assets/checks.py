@@ -137,12 +137,14 @@ def _completion(key: str, frame: pl.DataFrame, inputs: Mapping[str, PartitionFra
 
 
 def _indicator_ranges(key: str, frame: pl.DataFrame, inputs: Mapping[str, PartitionFrames]):
+    # The same SMA_HISTORY_DAYS window a one-day run loads, so a range judges each day alike
+    # (and does not re-stack the whole range's history once per day).
+    window = sorted(k for k in inputs["history"] if k <= key)[-SMA_HISTORY_DAYS:]
     history = pl.concat(
-        [quality.TABLES["completed_ohlcv"].empty(), *inputs["history"].values()],
+        [quality.TABLES["completed_ohlcv"].empty(), *(inputs["history"][k] for k in window)],
         how="vertical_relaxed",
     )
-    on_or_before = history.filter(pl.col("date") <= partition_date(key))
-    return quality.check_indicator_ranges(frame, on_or_before)
+    return quality.check_indicator_ranges(frame, history)
 
 
 def _source_ratios(key: str, frame: pl.DataFrame, inputs: Mapping[str, PartitionFrames]):
