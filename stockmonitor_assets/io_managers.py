@@ -93,6 +93,20 @@ class PartitionedParquetIOManager(PolarsParquetIOManager):
             )
         return frames
 
+    def scan_df_from_path(
+        self, path: UPath, context: dg.InputContext, partition_key: str | None = None
+    ) -> pl.LazyFrame:
+        """Read a local file whole through one open handle.
+
+        A lazy scan opens the path twice (footer first, pages at collect); a concurrent run
+        renaming a new version in between would pair one file's footer with the other's
+        pages ("page header reported the wrong page size"). One handle pins one version.
+        """
+        if not _is_local(path):
+            return super().scan_df_from_path(path, context, partition_key)
+        with open(_local(path), "rb") as handle:
+            return pl.read_parquet(handle).lazy()
+
     @staticmethod
     def _frames_by_partition(context: dg.OutputContext, obj: Any) -> dict[str, pl.DataFrame]:
         keys = list(context.asset_partition_keys)
@@ -113,10 +127,10 @@ class PartitionedParquetIOManager(PolarsParquetIOManager):
 
     def _write_atomically(self, context: dg.OutputContext, df: pl.DataFrame, path: UPath) -> None:
         self.make_directory(path.parent)
-        if path.protocol not in ("", "file", "local"):
+        if not _is_local(path):
             # Object stores publish a PUT whole or not at all.
             return self.write_df_to_path(context, df, path)
-        final = os.fspath(path.path if hasattr(path, "path") else path)
+        final = _local(path)
         tmp = f"{os.path.dirname(final)}/.{os.path.basename(final)}.{uuid.uuid4().hex}.tmp"
         try:
             with open(tmp, "wb") as handle:
@@ -142,6 +156,14 @@ def check_local_data_dir(path: str) -> None:
         existing = os.path.dirname(existing)
     if not os.access(existing, os.W_OK | os.X_OK) or not os.path.isdir(existing):
         raise DataDirError(f"DATA_DIR={path!r} is not a writable directory ({existing})")
+
+
+def _is_local(path: UPath) -> bool:
+    return path.protocol in ("", "file", "local")
+
+
+def _local(path: UPath) -> str:
+    return os.fspath(path.path if hasattr(path, "path") else path)
 
 
 def _collect(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
