@@ -57,15 +57,26 @@ def source_kind() -> str:
 
 
 def int_setting(name: str, default: int, minimum: int = 1) -> int:
+    return _number_setting(name, default, int, "an integer", minimum, None)
+
+
+def float_setting(name: str, default: float, low: float = 0.0, high: float = 1.0) -> float:
+    return _number_setting(name, default, float, "a number", low, high)
+
+
+def _number_setting(name, default, parse, kind: str, low, high):
+    """A numeric environment value within [low, high] (high None: no upper bound)."""
     raw = get(name)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not an integer") from None
-    if value < minimum:
-        raise ValueError(f"{name}={value} must be >= {minimum}")
+        raise ValueError(f"{name}={raw!r} is not {kind}") from None
+    if high is None and value < low:
+        raise ValueError(f"{name}={value} must be >= {low}")
+    if high is not None and not low <= value <= high:
+        raise ValueError(f"{name}={value} must be in [{low}, {high}]")
     return value
 
 
@@ -97,19 +108,6 @@ DEFAULT_MAX_FILLED_SHARE = 0.2
 DEFAULT_MAX_GAP_DAYS = 500
 DEFAULT_RATIO_TOLERANCE = 0.01
 DEFAULT_SCORES_DUE = "10:30"
-
-
-def float_setting(name: str, default: float, low: float = 0.0, high: float = 1.0) -> float:
-    raw = get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name}={value} must be in [{low}, {high}]")
-    return value
 
 
 def time_setting(name: str, default: str) -> dt.time:
