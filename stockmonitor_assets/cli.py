@@ -5,6 +5,7 @@ when set, else ./.dagster_home (what `make ui` uses), so every run shows up in t
 its events. A date range is ONE run (a single-run backfill of the range).
 """
 
+import os
 import sys
 import threading
 import uuid
@@ -17,6 +18,7 @@ import dagster as dg
 import yaml
 
 from stockmonitor_assets import settings
+from stockmonitor_assets.instance import prepare_home
 from stockmonitor_assets.run_request import (
     CONFIG_KEYS,
     PartitionRange,
@@ -177,12 +179,10 @@ def _range_tags(selected: PartitionRange) -> dict[str, str]:
 
 
 def _instance() -> dg.DagsterInstance:
-    """The instance the UI reads: $DAGSTER_HOME, else ./.dagster_home (created)."""
-    if settings.get("DAGSTER_HOME"):
-        return dg.DagsterInstance.get()
-    home = Path(LOCAL_DAGSTER_HOME).resolve()
-    home.mkdir(exist_ok=True)
-    return dg.DagsterInstance.from_config(str(home))
+    """The instance the UI reads: $DAGSTER_HOME, else ./.dagster_home (set up as embedded)."""
+    if not settings.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(prepare_home(Path(LOCAL_DAGSTER_HOME).resolve()))
+    return dg.DagsterInstance.get()
 
 
 def _defs() -> dg.Definitions:

@@ -8,6 +8,7 @@ import dagster as dg
 
 from stockmonitor_assets import alerts, settings
 from stockmonitor_assets.assets import checks, database, freshness, indicators, market, scoring
+from stockmonitor_assets.assets.metadata import with_column_schemas
 from stockmonitor_assets.automation import automation_sensor, with_automation
 from stockmonitor_assets.database import postgres_from_env
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
@@ -20,7 +21,7 @@ def build_defs() -> dg.Definitions:
     assets = dg.load_assets_from_modules([market, indicators, scoring, database])
     source = settings.source_kind()
     return dg.Definitions(
-        assets=with_automation(assets),
+        assets=with_automation(with_column_schemas(assets)),
         asset_checks=[*checks.ASSET_CHECKS, freshness.scores_on_time],
         jobs=build_jobs(source),
         sensors=[

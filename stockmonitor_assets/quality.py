@@ -138,29 +138,84 @@ def check_completion(
     )
 
 
-def check_indicator_ranges(indicators: pl.DataFrame, history: pl.DataFrame) -> Outcome:
+def check_indicator_ranges(
+    indicators: pl.DataFrame, history: pl.DataFrame, window_days: int | None = None
+) -> Outcome:
     """RSI in [0, 100]; each SMA_n within [min, max] of its last n traded adjusted closes.
 
-    `history` is COMPLETED_OHLCV over enough days before the indicators' date; a stock with
-    fewer than n traded bars in it is not judged for SMA_n (the window loaded is too short).
+    `history` is COMPLETED_OHLCV over enough days before the indicators' dates; a stock with
+    fewer than n traded bars in it (in its last `window_days` days up to the indicators'
+    day, if given) is not judged for SMA_n (the window loaded is too short).
     """
-    bounds = sma_bounds(history, indicators["date"].unique().to_list())
-    joined = indicators.join(bounds, on=["order_book_id", "date"], how="left")
-    return _validate(indicator_rules(), joined, "RSI and SMAs within their ranges")
+    return check_bounded_indicators(with_sma_bounds(indicators, history, window_days))
 
 
-def sma_bounds(history: pl.DataFrame, days: Sequence[dt.date]) -> pl.DataFrame:
-    """Per stock and day: min/max of the last n traded closes, forward-adjusted to the day."""
-    traded = history.filter(~pl.col("is_filled") & pl.col("close").is_not_null()).select(
-        "order_book_id", "date", back=pl.col("close") * pl.col("adj_factor")
+def check_bounded_indicators(bounded: pl.DataFrame) -> Outcome:
+    """`check_indicator_ranges` on indicators already joined with their `sma_bounds`."""
+    return _validate(indicator_rules(), bounded, "RSI and SMAs within their ranges")
+
+
+def with_sma_bounds(
+    indicators: pl.DataFrame, history: pl.DataFrame, window_days: int | None = None
+) -> pl.DataFrame:
+    bounds = sma_bounds(history, indicators["date"].unique().to_list(), window_days)
+    return indicators.join(bounds, on=["order_book_id", "date"], how="left")
+
+
+def sma_bounds(
+    history: pl.DataFrame, days: Sequence[dt.date], window_days: int | None = None
+) -> pl.DataFrame:
+    """Per stock and day: min/max of the last n traded closes, forward-adjusted to the day.
+
+    One pass for any number of days (rolling min/max per stock, then an as-of join), not
+    one group-by per day. Null when the stock has fewer than n traded bars on or before the
+    day, or when the n-th last of them is older than the `window_days` days of `history`
+    up to the day: so a range judges each day as a one-day run, which loads that window.
+    """
+    traded = (
+        history.filter(~pl.col("is_filled") & pl.col("close").is_not_null())
+        .select("order_book_id", "date", back=pl.col("close") * pl.col("adj_factor"))
+        .sort("order_book_id", "date")
     )
-    factor_on_day = history.select("order_book_id", "date", "adj_factor")
-    frames = [_bounds_on(traded.filter(pl.col("date") <= day), day) for day in days]
-    bound_columns = {f"sma_{n}_{end}": pl.Float64 for n in SMA_LENGTHS for end in ("min", "max")}
-    empty = pl.DataFrame(schema={"order_book_id": pl.String, "date": pl.Date, **bound_columns})
-    bounds = pl.concat([empty, *frames], how="diagonal_relaxed")
-    fwd = [pl.col(c) / pl.col("adj_factor") for c in bounds.columns if c.startswith("sma_")]
-    return bounds.join(factor_on_day, on=["order_book_id", "date"]).with_columns(fwd)
+    by_stock = [
+        e.over("order_book_id")
+        for n in SMA_LENGTHS
+        for e in (
+            pl.col("back").rolling_min(n).alias(f"min_{n}"),
+            pl.col("back").rolling_max(n).alias(f"max_{n}"),
+            pl.col("date").shift(n - 1).alias(f"since_{n}"),
+        )
+    ]
+    rolled = traded.with_columns(by_stock).drop("back").sort("date")
+    on_days = (
+        history.filter(pl.col("date").is_in(list(days)))
+        .select("order_book_id", "date", "adj_factor")
+        .join(_window_starts(history, days, window_days), on="date")
+        .sort("date")
+    )
+    joined = on_days.join_asof(  # both sorted by date above; polars cannot verify it per stock
+        rolled, on="date", by="order_book_id", strategy="backward", check_sortedness=False
+    )
+    bounds = []
+    for n in SMA_LENGTHS:
+        inside = pl.col(f"since_{n}") >= pl.col("window_start")
+        for end in ("min", "max"):
+            value = pl.col(f"{end}_{n}") / pl.col("adj_factor")
+            bounds.append(pl.when(inside).then(value).alias(f"sma_{n}_{end}"))
+    return joined.select("order_book_id", "date", *bounds)
+
+
+def _window_starts(
+    history: pl.DataFrame, days: Sequence[dt.date], window_days: int | None
+) -> pl.DataFrame:
+    """Each day's first day of its window: `window_days` days of `history` ending there."""
+    available = history["date"].unique().sort()
+    target = pl.Series("date", sorted(days), dtype=pl.Date)
+    if window_days is None or available.is_empty():
+        return pl.DataFrame({"date": target, "window_start": [dt.date.min] * len(target)})
+    last = available.search_sorted(target, side="right").cast(pl.Int64) - 1
+    first = (last - (window_days - 1)).clip(lower_bound=0)
+    return pl.DataFrame({"date": target, "window_start": available.gather(first)})
 
 
 def check_source_ratios(
@@ -216,7 +271,12 @@ def _validate(schema: "pa.DataFrameSchema", frame: pl.DataFrame, ok: str) -> Out
         schema.validate(frame, lazy=True)
     except _pandera().errors.SchemaErrors as errors:
         return _failure(errors.failure_cases, len(frame))
-    return Outcome(True, {"rows_checked": len(frame), "failures": 0}, ok)
+    return passing(len(frame), ok)
+
+
+def passing(rows: int, description: str) -> Outcome:
+    """The verdict of a row rule that found nothing wrong in `rows` rows."""
+    return Outcome(True, {"rows_checked": rows, "failures": 0}, description)
 
 
 def _failure(cases: pl.DataFrame, rows: int) -> Outcome:
@@ -291,18 +351,6 @@ def score_rules() -> "pa.DataFrameSchema":
             ),
         ],
     )
-
-
-def _bounds_on(traded: pl.DataFrame, day: dt.date) -> pl.DataFrame:
-    """min/max of the last n back-adjusted closes per stock, null below n bars."""
-    exprs: list[pl.Expr] = []
-    for n in SMA_LENGTHS:
-        last, enough = pl.col("back").tail(n), pl.col("back").len() >= n
-        exprs += [
-            pl.when(enough).then(last.min()).alias(f"sma_{n}_min"),
-            pl.when(enough).then(last.max()).alias(f"sma_{n}_max"),
-        ]
-    return traded.sort("date").group_by("order_book_id").agg(exprs).with_columns(date=pl.lit(day))
 
 
 def _gap_sessions(frame: pl.DataFrame, sessions: Sequence[dt.date]) -> pl.Series:

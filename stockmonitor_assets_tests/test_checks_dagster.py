@@ -13,9 +13,11 @@ import pytest
 
 from stockmonitor_assets import alerts
 from stockmonitor_assets.assets import checks, indicators, market, scoring
+from stockmonitor_assets.schemas import COMPLETED_OHLCV
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.transforms import completion, technical
 from stockmonitor_assets_tests.conftest import Pipeline
+from stockmonitor_assets_tests.test_quality import SESSIONS, bars
 
 MARKET = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
 DERIVED = [
@@ -184,3 +186,37 @@ def _copy_upstream_of(asset: str, clean: Pipeline, tmp_path: Path) -> Pipeline:
 
 def _rebuilt(asset: str) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*DOWNSTREAM[asset])
+
+
+def _three_days(defect_on: dt.date | None, defect) -> dict[str, pl.DataFrame]:
+    frames = {}
+    for day in SESSIONS[:3]:
+        frame = bars().with_columns(date=pl.lit(day), last_traded_date=pl.lit(day))
+        frames[day.isoformat()] = defect(frame) if day == defect_on else frame
+    return frames
+
+
+ROW_RULES = [
+    checks.Rule("schema", "", checks._on(checks._schema(COMPLETED_OHLCV)), row_rule=True),
+    checks.Rule("unique_key", "", checks._on(checks._unique(COMPLETED_OHLCV)), row_rule=True),
+    checks.Rule("prices", "", checks._prices, row_rule=True),
+]
+
+
+@pytest.mark.parametrize(
+    "defect_on, defect",
+    [
+        (None, None),
+        (SESSIONS[1], lambda f: f.with_columns(high=pl.col("low") - 1)),  # stacks, fails
+        (SESSIONS[2], lambda f: f.with_columns(pl.col("volume").cast(pl.Int64))),  # won't stack
+        (SESSIONS[0], lambda f: pl.concat([f, f])),  # a duplicate key within one day
+    ],
+)
+def test_a_row_rule_judges_a_range_in_one_call_exactly_as_day_by_day(defect_on, defect):
+    days = _three_days(defect_on, defect)
+    failures = 0
+    for rule in ROW_RULES:
+        day_by_day = {k: rule.evaluate(k, frame, {}) for k, frame in days.items()}
+        assert checks._evaluate(rule, days, {}) == day_by_day, rule.name
+        failures += sum(not o.passed for o in day_by_day.values())
+    assert failures == (0 if defect_on is None else 1)

@@ -4,6 +4,8 @@ fills by reason, the column schema, and the top-20 markdown of `scores`."""
 import dagster as dg
 import polars as pl
 
+from stockmonitor_assets.definitions import build_defs
+from stockmonitor_assets.quality import TABLES
 from stockmonitor_assets_tests.test_checks_dagster import DAY, FIRST, LAST, clean_run
 
 
@@ -25,8 +27,20 @@ def test_scores_metadata_has_row_counts_nulls_and_top_20():
     best = frame.filter(pl.col("rank") == 1)["order_book_id"][0]
     assert top.startswith("| rank | order_book_id | score") and f"| 1 | {best} |" in top
     assert len(top.splitlines()) == 22 and "z_value" in top
-    columns = metadata["dagster/column_schema"].value.columns
-    assert columns[0].name == "order_book_id" and columns[0].description
+    # The schema is the definition's (the same every day), not copied into each event.
+    assert "dagster/column_schema" not in metadata
+
+
+def test_every_table_asset_declares_its_column_schema():
+    graph = build_defs().resolve_asset_graph()
+    keys = graph.materializable_asset_keys
+    specs = {k.to_user_string(): graph.get(k).to_asset_spec() for k in keys}
+    declared = {n for n, s in specs.items() if "dagster/column_schema" in s.metadata}
+    assert declared == set(specs) - {"scores_table"}
+    for name in declared:
+        columns = specs[name].metadata["dagster/column_schema"].columns
+        assert [c.name for c in columns] == [c.name for c in TABLES[name].columns]
+        assert all(c.description for c in columns)
 
 
 def test_range_run_records_each_partitions_own_counts():

@@ -3,8 +3,10 @@ injected defect fails the rule that guards against it."""
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from stockmonitor_assets import quality
 from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS, INSTRUMENTS, SCORES
@@ -174,3 +176,48 @@ def test_combine_names_failing_partitions():
     assert not combined.passed and combined.metadata["failing_partitions"] == ["2024-06-06"]
     assert combined.metadata["by_partition"]["2024-06-07"] == {"n": 1}
     assert quality.combine({"2024-06-07": ok}) is ok
+
+
+def _bounds_day_by_day(history: pl.DataFrame, day: dt.date, window_days: int) -> pl.DataFrame:
+    """Reference: the last `window_days` days of history up to `day`, tail(n) per stock."""
+    window = sorted(d for d in history["date"].unique() if d <= day)[-window_days:]
+    traded = history.filter(
+        pl.col("date").is_in(window) & ~pl.col("is_filled") & pl.col("close").is_not_null()
+    ).sort("date")
+    factor = history.filter(pl.col("date") == day).select("order_book_id", "adj_factor")
+    rows = []
+    for (stock,), bars_ in traded.group_by("order_book_id"):
+        back = (bars_["close"] * bars_["adj_factor"]).to_list()
+        row = {"order_book_id": stock}
+        for n in quality.SMA_LENGTHS:
+            last = back[-n:] if len(back) >= n else None
+            row |= {f"sma_{n}_min": min(last) if last else None,
+                    f"sma_{n}_max": max(last) if last else None}  # fmt: skip
+        rows.append(row)
+    bounds = {f"sma_{n}_{e}": pl.Float64 for n in quality.SMA_LENGTHS for e in ("min", "max")}
+    frame = pl.DataFrame(rows, schema={"order_book_id": pl.String, **bounds})
+    fwd = [pl.col(c) / pl.col("adj_factor") for c in frame.columns if c.startswith("sma_")]
+    return factor.join(frame, on="order_book_id").select("order_book_id", *fwd)
+
+
+def test_sma_bounds_of_a_range_equal_day_by_day_windows():
+    rng = np.random.default_rng(7)
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(150)]
+    rows = []
+    for s in range(6):
+        factor = 1.0
+        for i, day in enumerate(days[s * 7 :]):  # staggered listings
+            factor *= 1.1 if rng.random() < 0.02 else 1.0  # ex-dividend steps
+            suspended = 40 <= i < 40 + 30 * (s % 3)  # 0, 30 or 60 days without trading
+            rows.append(dict(order_book_id=f"S{s}", date=day, close=float(rng.uniform(5, 15)),
+                             adj_factor=factor, is_filled=suspended))  # fmt: skip
+    history = pl.DataFrame(rows)
+    targets = days[100:]
+    got = quality.sma_bounds(history, targets, window_days=80)
+    for day in targets:
+        expected = _bounds_day_by_day(history, day, 80).sort("order_book_id")
+        mine = got.filter(pl.col("date") == day).drop("date").sort("order_book_id")
+        mine = mine.filter(pl.col("order_book_id").is_in(expected["order_book_id"].implode()))
+        assert_frame_equal(mine, expected, check_exact=True)
+    judged = got.filter(pl.col("sma_60_min").is_not_null())
+    assert 0 < len(judged) < len(got)  # the window both admits and excludes stocks
