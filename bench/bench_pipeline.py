@@ -4,10 +4,14 @@ Usage: python bench/bench_pipeline.py [--quick] [--only oneday year scale] [--st
                                       [--reps R] [--sample K] [--keep]
 
 Everything runs on the demo market (STOCKMONITOR_SOURCE=demo) in a fresh temporary
-directory (DATA_DIR, CACHE_DIR and DAGSTER_HOME inside it; `--storage sqlite`: an empty
-DAGSTER_HOME, Dagster's default local SQLite storage; `--storage postgres`: a dagster.yaml
-with dagster-postgres storage in a throwaway database on 127.0.0.1, created here and
-dropped at the end), through the command users run:
+directory (DATA_DIR, CACHE_DIR and DAGSTER_HOME inside it), on one of three instances:
+`--storage sqlite` (default): the project's embedded instance, as `make` and the
+`stockmonitor` CLI set it up (Dagster's SQLite storage with batched event writes,
+`stockmonitor_assets/embedded_instance.yaml`); `--storage dagster-default`: an empty
+DAGSTER_HOME and Dagster's own defaults (no batching, one planned event per partition:
+what the project's settings replace); `--storage postgres`: dagster-postgres in a
+throwaway database on 127.0.0.1, created here and dropped at the end (the production
+`dagster.yaml` shape). Runs go through the command users run:
 `dagster asset materialize -m stockmonitor_assets.definitions --select '*' ...`.
 Wall time is measured around the child process, peak RSS from its rusage (the largest
 single process).
@@ -40,6 +44,7 @@ from pathlib import Path
 
 from benchlib import interleaved, machine, median, print_machine, run_child, table
 
+from stockmonitor_assets.instance import prepare_home
 from stockmonitor_assets.trading_calendar import partition_key, sessions, sessions_through
 
 HERE = Path(__file__).resolve().parent
@@ -63,7 +68,12 @@ storage:
 telemetry:
   enabled: false
 """
-STORAGE: dict[str, str | None] = {"db": None}  # the throwaway database, when --storage postgres
+STORAGE: dict[str, str | None] = {"kind": "sqlite", "db": None}  # db: when postgres
+# Dagster's own behaviour, which the project's package defaults replace.
+DAGSTER_DEFAULTS = {
+    "DAGSTER_EVENT_BATCH_SIZE": "0",
+    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "false",
+}
 
 
 class Workspace:
@@ -75,8 +85,10 @@ class Workspace:
         self.home = self.dir / "dagster_home"
         self.data.mkdir(parents=True)
         self.home.mkdir()
-        if STORAGE["db"]:
+        if STORAGE["kind"] == "postgres":
             (self.home / "dagster.yaml").write_text(POSTGRES_YAML.format(**PG, db=STORAGE["db"]))
+        elif STORAGE["kind"] == "sqlite":
+            prepare_home(self.home)
         self.env = {
             **os.environ,
             "STOCKMONITOR_SOURCE": "demo",
@@ -85,6 +97,7 @@ class Workspace:
             "CACHE_DIR": str(root / "cache"),  # demo years: simulated by the first run only
             "DAGSTER_HOME": str(self.home),
             "LOG_DIR": str(self.dir / "logs"),
+            **(DAGSTER_DEFAULTS if STORAGE["kind"] == "dagster-default" else {}),
         }
         self.runs = 0
 
@@ -347,8 +360,11 @@ def main() -> None:
     parser.add_argument("--scale-years-stocks", type=int, default=1000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
-    parser.add_argument("--storage", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--storage", choices=("sqlite", "dagster-default", "postgres"), default="sqlite"
+    )
     args = parser.parse_args()
+    STORAGE["kind"] = args.storage
     if args.storage == "postgres":
         with postgres_database(f"stockmonitor_bench_{os.getpid()}") as db:
             STORAGE["db"] = db

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
+import dagster_postgres.event_log.event_log as postgres
 from dagster._core.events import DagsterEventType
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log.schema import (
@@ -52,7 +53,33 @@ def default_base_dir() -> str:
     return os.path.join(home, "history", "runs")
 
 
-class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
+class OnceSerializedCheckPlans:
+    """Writes a partitioned check's planned rows with the event serialized once."""
+
+    def _store_asset_check_evaluation_planned(
+        self, event: dg.EventLogEntry, event_id: int | None
+    ) -> None:
+        planned = event.get_dagster_event().event_specific_data
+        subset = planned.partitions_subset
+        partitions = subset.get_partition_keys() if subset else [None]
+        row = dict(
+            asset_key=planned.asset_key.to_string(),
+            check_name=planned.check_name,
+            run_id=event.run_id,
+            execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
+            evaluation_event=serialize_value(event),
+            evaluation_event_timestamp=self._event_insert_timestamp(event),
+            evaluation_event_storage_id=event_id,
+        )
+        with self.index_connection() as conn:
+            conn.execute(
+                AssetCheckExecutionsTable.insert().values(
+                    [{**row, "partition": key} for key in partitions]
+                )
+            )
+
+
+class BatchingSqliteEventLogStorage(OnceSerializedCheckPlans, SqliteEventLogStorage):
     """`SqliteEventLogStorage` whose materialization batches go in one statement per shard."""
 
     @classmethod
@@ -81,24 +108,17 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
             self._store_asset_event_tags(conn, events, event_ids)
             self._store_asset_event(conn, events[-1], event_ids[-1])
 
-    def _store_asset_check_evaluation_planned(
-        self, event: dg.EventLogEntry, event_id: int | None
-    ) -> None:
-        planned = event.get_dagster_event().event_specific_data
-        subset = planned.partitions_subset
-        partitions = subset.get_partition_keys() if subset else [None]
-        row = dict(
-            asset_key=planned.asset_key.to_string(),
-            check_name=planned.check_name,
-            run_id=event.run_id,
-            execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
-            evaluation_event=serialize_value(event),
-            evaluation_event_timestamp=self._event_insert_timestamp(event),
-            evaluation_event_storage_id=event_id,
+
+class PostgresEventLogStorage(OnceSerializedCheckPlans, postgres.PostgresEventLogStorage):
+    """dagster-postgres' event log (which batches natively) with once-serialized check plans."""
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: dict
+    ) -> "PostgresEventLogStorage":
+        return cls(
+            inst_data=inst_data,
+            postgres_url=postgres.pg_url_from_config(config_value),
+            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+            token_provider=postgres.get_token_provider_from_config(config_value),
         )
-        with self.index_connection() as conn:
-            conn.execute(
-                AssetCheckExecutionsTable.insert().values(
-                    [{**row, "partition": key} for key in partitions]
-                )
-            )

@@ -6,7 +6,6 @@ evaluated rows must be the same, and the batched path must really have been take
 """
 
 import warnings
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -35,8 +34,7 @@ with warnings.catch_warnings():
         return dg.AssetCheckResult(passed=True, metadata={"days": len(context.partition_keys)})
 
 
-def _run_range(home: Path) -> dg.DagsterInstance:
-    instance = dg.DagsterInstance.from_config(str(home))
+def run_range(instance: dg.DagsterInstance) -> dg.DagsterInstance:
     defs = dg.Definitions(assets=[prices], asset_checks=[prices_ok])
     job = defs.resolve_implicit_global_asset_job_def()
     tags = {
@@ -47,13 +45,24 @@ def _run_range(home: Path) -> dg.DagsterInstance:
     return instance
 
 
-def _stored(instance: dg.DagsterInstance) -> dict:
+# Planned per partition; a range's one evaluation is its own row (Dagster 1.13).
+EXPECTED = {
+    "materialized": [(k, len(k)) for k in KEYS],
+    "data_versions": len(KEYS),
+    "partitions": KEYS,
+    "latest_partition": KEYS[-1],
+    "checks": [(None, "SUCCEEDED"), *((k, "PLANNED") for k in KEYS)],
+}
+
+
+def stored(instance: dg.DagsterInstance) -> dict:
     key = dg.AssetKey("prices")
     records = instance.fetch_materializations(key, limit=100, ascending=True).records
     storage = instance.event_log_storage
     with storage.index_connection() as conn:
         checks = conn.exec_driver_sql(
-            "SELECT partition, execution_status FROM asset_check_executions ORDER BY partition"
+            "SELECT partition, execution_status FROM asset_check_executions"
+            " ORDER BY partition NULLS FIRST"
         ).fetchall()
         tags = conn.exec_driver_sql("SELECT key FROM asset_event_tags").fetchall()
     (record,) = instance.get_asset_records([key])
@@ -83,13 +92,10 @@ def test_batched_storage_stores_what_dagsters_stores(tmp_path, monkeypatch):
     default_home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(prepare_home(embedded_home)))
 
-    embedded = _run_range(embedded_home)
+    embedded = run_range(dg.DagsterInstance.from_config(str(embedded_home)))
     assert isinstance(embedded.event_log_storage, BatchingSqliteEventLogStorage)
-    expected = _stored(_run_range(default_home))
-    assert _stored(embedded) == expected
-    assert expected["partitions"] == KEYS and expected["data_versions"] == len(KEYS)
-    # Planned per partition; a range's one evaluation is its own row (Dagster 1.13).
-    assert expected["checks"] == [(None, "SUCCEEDED"), *((k, "PLANNED") for k in KEYS)]
+    expected = stored(run_range(dg.DagsterInstance.from_config(str(default_home))))
+    assert stored(embedded) == expected == EXPECTED
     assert ["ASSET_MATERIALIZATION"] * len(KEYS) in batches  # one batch, not five events
 
 

@@ -15,8 +15,10 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 
 from stockmonitor_assets.assets import database, indicators, market, scoring
 from stockmonitor_assets.database import SCORES_TABLE, PostgresResource
+from stockmonitor_assets.instance import PostgresEventLogStorage
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets_tests.conftest import Pipeline
+from stockmonitor_assets_tests.test_instance import EXPECTED, run_range, stored
 
 pytestmark = pytest.mark.postgres
 
@@ -59,6 +61,12 @@ def postgres_instance(test_database, tmp_path, monkeypatch):
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home"), overrides=overrides) as instance:
         yield instance
+
+
+def test_dagster_yaml_event_log_stores_a_batched_range_like_dagster(postgres_instance, monkeypatch):
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    assert isinstance(postgres_instance.event_log_storage, PostgresEventLogStorage)
+    assert stored(run_range(postgres_instance)) == EXPECTED
 
 
 def _query(database_name: str, sql: str, *args) -> list[tuple]:
