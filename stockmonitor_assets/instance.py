@@ -1,4 +1,5 @@
-"""The embedded Dagster instance: its config, and an event log writing batches at once.
+"""The project's Dagster event logs (embedded SQLite, production Postgres) and the embedded
+instance's config.
 
 A single-run range records one materialization per partition and asset (a year of the
 graph: 2,178 events). Dagster's SQLite storage writes each on its own (a new engine,
@@ -7,7 +8,7 @@ not implement `store_event_batch`. dagster-postgres does; this class does the sa
 SQLite, so the batches Dagster forms when `DAGSTER_EVENT_BATCH_SIZE` is set (see
 `stockmonitor_assets/__init__.py`) cost one transaction per database.
 
-It also writes a partitioned check's planned rows with the event serialized once: Dagster
+Both also write a partitioned check's planned rows with the event serialized once: Dagster
 serializes it again for each partition's row (22 KB with the calendar's holidays; a year
 of 25 checks: 6,050 times, ~8 s before the run starts). The rows are the same.
 
