@@ -8,7 +8,7 @@ and date (the shape `indicator_series` takes). Every variant computes the same s
 20-day volatility of daily returns (std, ddof=1).
 
 - project: `technical.indicator_series` (the kernel of `compute_technical_indicators`:
-  polars in and out, numpy `indicator_kernel` blocks of stocks x bars inside).
+  polars in and out, `indicator_kernel`'s numba-compiled loop over each stock's bars inside).
 - talib: a Python loop over stocks calling TA-Lib on each stock's slice of the same
   numpy column (SMA, MACD, RSI, ROCR, STDDEV), results written into preallocated arrays.
 - pandas: `groupby(...).rolling` / `groupby(...).ewm(adjust=False)` on a pandas frame
@@ -16,11 +16,18 @@ and date (the shape `indicator_series` takes). Every variant computes the same s
 
 Agreement is checked after timing: vs pandas on every bar (same convention), vs TA-Lib
 past bar 300 of each stock (TA-Lib seeds EMAs and RSI differently; the difference decays).
-Timing interleaves the variants (rotating order) and reports medians.
+Timing interleaves the variants (rotating order) and reports medians, after one warm-up
+call of the project (numba import and compiled-code load). The one-off costs of a fresh
+process (numba import, first call with an empty and with a filled numba cache) are measured
+in child processes and printed first.
 """
 
 import argparse
 import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -61,6 +68,46 @@ def synthetic_frame(stocks: int, days: int, seed: int = 7) -> pl.DataFrame:
             "close": closes.ravel(),
         }
     ).with_columns(pl.col("date").cast(pl.Date))
+
+
+FIRST_CALL = """
+import time
+import numpy as np
+from stockmonitor_assets.transforms import indicator_kernel
+start = time.perf_counter()
+indicator_kernel.indicators(np.linspace(1.0, 2.0, 100), np.array([0, 100]))
+print(time.perf_counter() - start)
+"""
+NUMBA_IMPORT = """
+import time
+import numpy
+start = time.perf_counter()
+import numba
+print(time.perf_counter() - start)
+"""
+PIPELINE_IMPORT = "import sys, stockmonitor_assets.definitions; print('numba' in sys.modules)"
+
+
+def child(code: str, env: dict[str, str] | None = None) -> list[str]:
+    """stdout words of `python -c code` in a fresh interpreter."""
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return run.stdout.split()
+
+
+def report_first_call() -> None:
+    """One-off costs a fresh process pays before its first kernel call."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        cold, warm = (float(child(FIRST_CALL, env)[0]) for _ in range(2))
+    numba_import = float(child(NUMBA_IMPORT)[0])
+    print(
+        f"fresh process: import numba {numba_import:.2f} s; first kernel call (numba import "
+        f"included) {cold:.2f} s with an empty numba cache (compiles), {warm:.2f} s with "
+        f"it filled; `import stockmonitor_assets.definitions` imports numba: "
+        f"{child(PIPELINE_IMPORT)[0]}"
+    )
 
 
 def run_project(frame: pl.DataFrame) -> pl.DataFrame:
@@ -199,9 +246,9 @@ def main() -> None:
     if args.quick:
         args.stocks, args.days, args.reps = 500, [250, 400], 2
     print_machine()
-    print(
-        f"polars threads: {pl.thread_pool_size()}; numpy kernel, TA-Lib and pandas single-threaded"
-    )
+    print(f"polars threads: {pl.thread_pool_size()}; kernel, TA-Lib and pandas single-threaded")
+    report_first_call()
+    run_project(synthetic_frame(10, 100))  # warm-up: numba import and compiled-code load
     report([bench_size(args.stocks, days, args.reps) for days in args.days])
 
 

@@ -26,11 +26,11 @@ MACD are linear in price, so they are divided by `adj_factor[D]` afterwards; RSI
 volatility are scale-invariant and kept as computed (equal to the forward-adjusted values up
 to rounding, ~1e-15 relative).
 
-The arithmetic is `indicator_kernel`'s: each stock's traded bars become one column of a
-bars x stocks numpy block, and the EMA recursions step across all stocks at once.
+The arithmetic is `indicator_kernel`'s: the stocks' traded bars lie end to end in one
+column, and a compiled loop walks each stock's series once.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
@@ -72,10 +72,6 @@ ANCHOR_STEP_DEFAULT = 20
 
 PRICE_LEVEL_COLUMNS = (*(f"sma_{n}" for n in SMA_LENGTHS), "macd_dif", "macd_dea", "macd_hist")
 INDICATOR_COLUMNS = TECHNICAL_INDICATORS.names[2:]
-
-# Bars x stocks cells per numpy block: ~8 MB per array, so a block's arrays stay small
-# (no page-fault storm on 2,500-bar histories) while vector operations stay long.
-_BLOCK_CELLS = 1 << 20
 
 
 def window_partitions_needed(window: int, anchor_step: int) -> int:
@@ -140,19 +136,11 @@ def indicator_series(frame: pl.DataFrame, by: Sequence[str] = ("order_book_id",)
     `compute_technical_indicators`, exposed for benchmarks and tests.
     """
     bounds = _series_bounds(frame, by)
-    values = {column: np.empty(frame.height) for column in kernel.COLUMNS}
-    count = np.empty(frame.height, dtype=np.int64)
-    for first, last, block, cells in _blocks(frame["close"].to_numpy(), bounds):
-        rows = slice(bounds[first], bounds[last])
-        bar_count = np.arange(1, cells.shape[1] + 1)
-        if cells.all():  # no padding: copy straight into the output rows
-            for name, array in block.items():
-                np.copyto(values[name][rows].reshape(cells.shape), array)
-            np.copyto(count[rows].reshape(cells.shape), bar_count)
-        else:
-            for name, array in block.items():
-                values[name][rows] = array[cells]
-            count[rows] = np.broadcast_to(bar_count, cells.shape)[cells]
+    values = kernel.indicators(frame["close"].to_numpy(), bounds)
+    # Bar numbers 1, 2, ... restarting at each series, in one array (fresh memory is slow).
+    count = np.ones(frame.height, dtype=np.int64)
+    count[bounds[1:-1]] -= np.diff(bounds)[:-1]
+    np.cumsum(count, out=count)
     return frame.select(*by, "date").with_columns(
         traded_bars=pl.Series(count),
         **{name: pl.Series(array, nan_to_null=True) for name, array in values.items()},
@@ -192,15 +180,9 @@ def _values_at(traded: pl.DataFrame, days: list[date]) -> pl.DataFrame:
     keys = stock_of_bar * span + (dates - base)
     count = np.searchsorted(keys, query_stock * span + (query_day - base), side="right")
     count -= bounds[query_stock]
-    bar = np.maximum(count - 1, 0)
-    on_day = (count > 0) & (
-        dates[np.minimum(bounds[query_stock] + bar, len(dates) - 1)] == query_day
-    )
-    values = {column: np.full(len(count), np.nan) for column in kernel.COLUMNS}
-    for first, last, block, _ in _blocks(traded["close"].to_numpy(), bounds):
-        queries = slice(first * n_days, last * n_days)
-        for name, array in block.items():
-            values[name][queries] = array[query_stock[queries] - first, bar[queries]]
+    at = bounds[query_stock] + np.maximum(count - 1, 0)  # in range: every stock has a bar
+    on_day = (count > 0) & (dates[at] == query_day)
+    values = {k: v[at] for k, v in kernel.indicators(traded["close"].to_numpy(), bounds).items()}
     return pl.DataFrame(
         {
             "order_book_id": traded["order_book_id"].gather(bounds[query_stock]),
@@ -220,36 +202,6 @@ def _series_bounds(frame: pl.DataFrame, by: Sequence[str]) -> np.ndarray:
         return np.zeros(1, dtype=np.int64)
     runs = frame.select(pl.struct(*by).rle().struct.field("len")).to_series().to_numpy()
     return np.concatenate([[0], np.cumsum(runs, dtype=np.int64)])
-
-
-def _blocks(
-    close: np.ndarray, bounds: np.ndarray
-) -> Iterator[tuple[int, int, dict[str, np.ndarray], np.ndarray]]:
-    """Kernel output per block of consecutive series [first, last).
-
-    Yields (first, last, block, cells): `cells` is the (series, bars) mask of the cells that
-    hold a bar, so `block[name][cells]` lists the values of rows bounds[first]..bounds[last]
-    of the long input in order. A block's arrays are reused by the next one: read them
-    before asking for it.
-    """
-    lengths = np.diff(bounds)
-    if len(lengths) == 0:
-        return
-    width = max(1, _BLOCK_CELLS // int(lengths.max()))
-    arena = kernel.Arena()
-    for first in range(0, len(lengths), width):
-        arena.reset()
-        last = min(first + width, len(lengths))
-        own = lengths[first:last]
-        cells = np.arange(int(own.max())) < own[:, None]
-        rows = close[bounds[first] : bounds[last]]
-        if cells.all():
-            padded = rows.reshape(cells.shape)
-        else:
-            padded = arena.empty(cells.shape)
-            padded.fill(np.nan)
-            padded[cells] = rows
-        yield first, last, kernel.indicator_block(padded, arena), cells
 
 
 def _forward_adjust(frame: pl.DataFrame) -> pl.DataFrame:
