@@ -158,6 +158,7 @@ def check_bounded_indicators(bounded: pl.DataFrame) -> Outcome:
 def with_sma_bounds(
     indicators: pl.DataFrame, history: pl.DataFrame, window_days: int | None = None
 ) -> pl.DataFrame:
+    """`indicators` with the `sma_bounds` of their stock and day (null where not judged)."""
     bounds = sma_bounds(history, indicators["date"].unique().to_list(), window_days)
     return indicators.join(bounds, on=["order_book_id", "date"], how="left")
 
