@@ -122,6 +122,18 @@ class Workspace:
         stages = json.loads(log.read_text().strip().splitlines()[-1])
         return {"wall": wall, "rss_mib": rss, **stages}
 
+    def bare_chain(self, partition: str) -> dict:
+        """`bench/bare_chain.py` (7 empty assets) on this workspace's kind of instance."""
+        home = self.dir / "bare_chain_home"
+        home.mkdir(exist_ok=True)
+        if STORAGE["kind"] == "sqlite":
+            prepare_home(home)
+        dagster = [str(BIN / "dagster"), "asset", "materialize", "-f", str(HERE / "bare_chain.py")]
+        argv = [*dagster, "--select", "*", "--partition", partition]
+        env = {**self.env, "DAGSTER_HOME": str(home)}
+        wall, rss = run_child(argv, env, str(self.dir / "bare_chain.log"))
+        return {"wall": wall, "rss_mib": rss}
+
     def import_only(self) -> dict:
         code = "import stockmonitor_assets.definitions"
         wall, rss = run_child([sys.executable, "-c", code], self.env)
@@ -219,7 +231,7 @@ def bench_year(
 
 
 def bench_oneday(ws: Workspace, day: str, reps: int) -> dict:
-    cli, direct, imports, steps = [], [], [], []
+    cli, direct, imports, steps, bare = [], [], [], [], []
 
     def run_cli() -> None:
         cli.append(ws.materialize(day))
@@ -230,12 +242,13 @@ def bench_oneday(ws: Workspace, day: str, reps: int) -> dict:
             "dagster": run_cli,
             "direct": lambda: direct.append(ws.direct_day(day)),
             "import": lambda: imports.append(ws.import_only()),
+            "bare chain": lambda: bare.append(ws.bare_chain(day)),
         },
         reps,
     )
     stored = len(list((ws.data / "completed_ohlcv").glob("*.parquet")))
     return {"day": day, "cli": cli, "steps": steps, "direct": direct, "import": imports,
-            "stored_completed_partitions": stored}  # fmt: skip
+            "bare_chain": bare, "stored_completed_partitions": stored}  # fmt: skip
 
 
 def bench_scale(root: Path, sizes: list[int], size_years: int, years: list[int]) -> list[dict]:
@@ -329,6 +342,7 @@ def report_oneday(o: dict) -> None:
     cli = median([r["wall"] for r in o["cli"]])
     direct = median([r["wall"] for r in o["direct"]])
     imp = median([r["wall"] for r in o["import"]])
+    bare = median([r["wall"] for r in o["bare_chain"]])
     stage_names = list(o["direct"][0]["stages"])
     print(f"\n## One day {o['day']} ({o['stored_completed_partitions']} stored days)\n")
     rows = [
@@ -337,9 +351,12 @@ def report_oneday(o: dict) -> None:
          f"{max(r['rss_mib'] for r in o['direct']):.0f}"),
         ("import stockmonitor_assets.definitions", f"{imp:.2f}",
          f"{max(r['rss_mib'] for r in o['import']):.0f}"),
+        ("bench/bare_chain.py: 7 empty assets, same command", f"{bare:.2f}",
+         f"{max(r['rss_mib'] for r in o['bare_chain']):.0f}"),
     ]  # fmt: skip
     print(table(("variant", "wall s (median)", "peak RSS MiB"), rows))
     print(f"\ndagster / direct: {cli / direct:.2f}x; difference {cli - direct:.2f} s")
+    print(f"dagster / bare chain: {cli / bare:.2f}x; difference {cli - bare:.2f} s")
     print("\ndirect stages (median s):\n")
     srows = [(k, f"{median([r['stages'][k] for r in o['direct']]):.3f}") for k in stage_names]
     print(table(("stage", "s"), srows))
