@@ -12,7 +12,9 @@ Both also write a partitioned check's planned rows with the event serialized onc
 serializes it again for each partition's row (22 KB with the calendar's holidays; a year
 of 25 checks: 6,050 times, ~8 s before the run starts). The rows are the same.
 
-Private methods of dagster 1.13.27 (pinned) are overridden; `test_instance.py` compares
+The Postgres class lives in `postgres_instance.py`, so that the embedded instance does not
+import dagster-postgres (~0.24 s per process). Private methods of dagster 1.13.27 (pinned)
+are overridden; `test_instance.py` compares
 what this class stores with what Dagster's own class stores.
 """
 
@@ -22,7 +24,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
-import dagster_postgres.event_log.event_log as postgres
 from dagster._core.events import DagsterEventType
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log.schema import (
@@ -108,18 +109,3 @@ class BatchingSqliteEventLogStorage(OnceSerializedCheckPlans, SqliteEventLogStor
             event_ids = sorted(row[0] for row in rows)  # ascending ids follow insertion order
             self._store_asset_event_tags(conn, events, event_ids)
             self._store_asset_event(conn, events[-1], event_ids[-1])
-
-
-class PostgresEventLogStorage(OnceSerializedCheckPlans, postgres.PostgresEventLogStorage):
-    """dagster-postgres' event log (which batches natively) with once-serialized check plans."""
-
-    @classmethod
-    def from_config_value(
-        cls, inst_data: ConfigurableClassData | None, config_value: dict
-    ) -> "PostgresEventLogStorage":
-        return cls(
-            inst_data=inst_data,
-            postgres_url=postgres.pg_url_from_config(config_value),
-            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
-            token_provider=postgres.get_token_provider_from_config(config_value),
-        )

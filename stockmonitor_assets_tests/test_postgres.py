@@ -15,7 +15,7 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 
 from stockmonitor_assets.assets import database, indicators, market, scoring
 from stockmonitor_assets.database import SCORES_TABLE, PostgresResource
-from stockmonitor_assets.instance import PostgresEventLogStorage
+from stockmonitor_assets.postgres_instance import PostgresEventLogStorage
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets_tests.conftest import Pipeline
 from stockmonitor_assets_tests.test_instance import EXPECTED, run_range, stored
