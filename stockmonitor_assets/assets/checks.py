@@ -17,13 +17,13 @@ import dagster as dg
 import polars as pl
 
 from stockmonitor_assets import quality, settings
+from stockmonitor_assets.assets.partitions import PartitionFrames, split_by_day
 from stockmonitor_assets.trading_calendar import (
     partition_date,
     sessions_through,
     trading_day_partitions,
 )
 
-PartitionFrames = dict[str, pl.DataFrame]
 # (partition key, the asset's frame, the other inputs) -> verdict
 Evaluate = Callable[[str, pl.DataFrame, Mapping[str, PartitionFrames]], quality.Outcome]
 
@@ -262,7 +262,7 @@ def _indicator_ranges_check(
     )
     indicators = pl.concat([technical_indicators[k] for k in keys])
     bounded = quality.with_sma_bounds(indicators, history_frame, SMA_HISTORY_DAYS)
-    by_day = {k: bounded.filter(pl.col("date") == partition_date(k)) for k in keys}
+    by_day = split_by_day(bounded, [partition_date(k) for k in keys])
     return _result(
         "technical_indicators",
         INDICATOR_RANGES,
