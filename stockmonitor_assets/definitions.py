@@ -7,13 +7,14 @@ environment; `dagster dev` and the daemon load `defs`.
 import dagster as dg
 
 from stockmonitor_assets import alerts, settings
-from stockmonitor_assets.assets import checks, database, freshness, indicators, market, scoring
+from stockmonitor_assets.assets import database, freshness, indicators, market, scoring
 from stockmonitor_assets.assets.metadata import with_column_schemas
 from stockmonitor_assets.automation import automation_sensor, with_automation
 from stockmonitor_assets.database import postgres_from_env
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.jobs import build_jobs, source_tags
 from stockmonitor_assets.resources import market_data_from_env
+from stockmonitor_assets.thresholds import thresholds_from_env
 
 
 def build_defs() -> dg.Definitions:
@@ -22,7 +23,7 @@ def build_defs() -> dg.Definitions:
     source = settings.source_kind()
     return dg.Definitions(
         assets=with_automation(with_column_schemas(assets)),
-        asset_checks=[*checks.ASSET_CHECKS, freshness.scores_on_time],
+        asset_checks=[freshness.scores_on_time],
         jobs=build_jobs(source),
         sensors=[
             automation_sensor(run_tags=source_tags(source)),
@@ -33,6 +34,7 @@ def build_defs() -> dg.Definitions:
             "io_manager": PartitionedParquetIOManager(base_dir=settings.data_dir()),
             "market_data": market_data_from_env(),
             "database": postgres_from_env(),
+            "quality": thresholds_from_env(),
         },
         # Polars already uses every core; a subprocess per step costs ~0.7 s each (DESIGN §6).
         executor=dg.in_process_executor,

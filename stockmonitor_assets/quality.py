@@ -1,32 +1,26 @@
-"""Data-quality rules of every asset, as pure functions on one partition's frames.
+"""Data-quality rules, as pure polars: which stock-days to withhold, and the judgements.
 
-Schemas are pandera (polars backend) `DataFrameSchema`s derived from `schemas.py`, so a
-column's dtype and nullability are stated once. Row rules (OHLC ordering, limit band,
-indicator ranges) are pandera frame-level checks, whose failure cases name the offending
-rows. Aggregate rules (coverage, fill share, ratio agreement) are plain polars. Every
-function returns an `Outcome`; `assets/checks.py` turns outcomes into Dagster check results.
+See docs/data-rules.md for where each kind of rule runs. Contracts (columns, dtypes, keys)
+live in `schemas.py`. Here: row and day rules, which decide the stock-days withheld from
+scores (`withheld_reason`), and the judgements behind the asset checks (coverage, filled
+share and gaps, ratios vs the source), each returning an `Outcome`.
 """
 
 import datetime as dt
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import polars as pl
 
 from stockmonitor_assets import schemas
 from stockmonitor_assets.schemas import TableSchema
 
-if TYPE_CHECKING:
-    import pandera.polars as pa
-
+# Relative slack of every rule comparing computed floats (RSI vs 100, low vs open, ...).
+FLOAT_TOLERANCE = 1e-9
 # Exchange prices have two decimals: a close may sit a rounding step outside its limit.
 PRICE_TOLERANCE = 0.01
-# SMA vs min/max of its window: relative slack for floating-point division.
-SMA_TOLERANCE = 1e-9
-SMA_LENGTHS = (5, 10, 20, 60)
 FAILURE_SAMPLE = 5
+WITHHELD_SAMPLE = 50
 
 TABLES: dict[str, TableSchema] = {
     t.name: t for t in vars(schemas).values() if isinstance(t, TableSchema)
@@ -40,36 +34,6 @@ class Outcome:
     passed: bool
     metadata: dict[str, object] = field(default_factory=dict)
     description: str = ""
-
-
-def _pandera():
-    """pandera, imported on first use: it pulls in pandas (~1 s), which would otherwise be
-    paid by every load of the code location, not only by runs that check data."""
-    import pandera.polars
-
-    return pandera.polars
-
-
-def pandera_schema(table: TableSchema) -> "pa.DataFrameSchema":
-    """The contract of `table` as a pandera schema: exact columns, order, dtypes, nulls, key."""
-    pa = _pandera()
-    return pa.DataFrameSchema(
-        {c.name: pa.Column(c.dtype, nullable=c.nullable) for c in table.columns},
-        strict=True,
-        ordered=True,
-        name=table.name,
-    )
-
-
-def check_schema(frame: pl.DataFrame, table: TableSchema) -> Outcome:
-    """Columns, order, dtypes and nullability exactly as `schemas.py` declares them."""
-    return _validate(pandera_schema(table), frame, "matches the contract of " + table.name)
-
-
-def check_unique_key(frame: pl.DataFrame, table: TableSchema) -> Outcome:
-    """At most one row per key, e.g. (order_book_id, date)."""
-    schema = _pandera().DataFrameSchema(unique=list(table.key), name=table.name)
-    return _validate(schema, frame.select(table.key), f"unique on {list(table.key)}")
 
 
 def check_coverage(
@@ -101,15 +65,6 @@ def listed_ids(universe: pl.DataFrame) -> list[str]:
     return universe.filter(listed)["order_book_id"].to_list()
 
 
-def check_prices(frame: pl.DataFrame) -> Outcome:
-    """OHLC ordering, non-negative volume and turnover, close inside the day's limit band.
-
-    Rows without limits (first listing days, filled rows) skip the band; ex-dividend days
-    need nothing special since the limits are computed from the ex-rights prev_close.
-    """
-    return _validate(price_rules(), frame, "prices are ordered, non-negative and within limits")
-
-
 def check_completion(
     frame: pl.DataFrame,
     sessions: Sequence[dt.date],
@@ -138,87 +93,6 @@ def check_completion(
     )
 
 
-def check_indicator_ranges(
-    indicators: pl.DataFrame, history: pl.DataFrame, window_days: int | None = None
-) -> Outcome:
-    """RSI in [0, 100]; each SMA_n within [min, max] of its last n traded adjusted closes.
-
-    `history` is COMPLETED_OHLCV over enough days before the indicators' dates; a stock with
-    fewer than n traded bars in it (in its last `window_days` days up to the indicators'
-    day, if given) is not judged for SMA_n (the window loaded is too short).
-    """
-    return check_bounded_indicators(with_sma_bounds(indicators, history, window_days))
-
-
-def check_bounded_indicators(bounded: pl.DataFrame) -> Outcome:
-    """`check_indicator_ranges` on indicators already joined with their `sma_bounds`."""
-    return _validate(indicator_rules(), bounded, "RSI and SMAs within their ranges")
-
-
-def with_sma_bounds(
-    indicators: pl.DataFrame, history: pl.DataFrame, window_days: int | None = None
-) -> pl.DataFrame:
-    """`indicators` with the `sma_bounds` of their stock and day (null where not judged)."""
-    bounds = sma_bounds(history, indicators["date"].unique().to_list(), window_days)
-    return indicators.join(bounds, on=["order_book_id", "date"], how="left")
-
-
-def sma_bounds(
-    history: pl.DataFrame, days: Sequence[dt.date], window_days: int | None = None
-) -> pl.DataFrame:
-    """Per stock and day: min/max of the last n traded closes, forward-adjusted to the day.
-
-    One pass for any number of days (rolling min/max per stock, then an as-of join), not
-    one group-by per day. Null when the stock has fewer than n traded bars on or before the
-    day, or when the n-th last of them is older than the `window_days` days of `history`
-    up to the day: so a range judges each day as a one-day run, which loads that window.
-    """
-    traded = (
-        history.filter(~pl.col("is_filled") & pl.col("close").is_not_null())
-        .select("order_book_id", "date", back=pl.col("close") * pl.col("adj_factor"))
-        .sort("order_book_id", "date")
-    )
-    by_stock = [
-        e.over("order_book_id")
-        for n in SMA_LENGTHS
-        for e in (
-            pl.col("back").rolling_min(n).alias(f"min_{n}"),
-            pl.col("back").rolling_max(n).alias(f"max_{n}"),
-            pl.col("date").shift(n - 1).alias(f"since_{n}"),
-        )
-    ]
-    rolled = traded.with_columns(by_stock).drop("back").sort("date")
-    on_days = (
-        history.filter(pl.col("date").is_in(list(days)))
-        .select("order_book_id", "date", "adj_factor")
-        .join(_window_starts(history, days, window_days), on="date")
-        .sort("date")
-    )
-    joined = on_days.join_asof(  # both sorted by date above; polars cannot verify it per stock
-        rolled, on="date", by="order_book_id", strategy="backward", check_sortedness=False
-    )
-    bounds = []
-    for n in SMA_LENGTHS:
-        inside = pl.col(f"since_{n}") >= pl.col("window_start")
-        for end in ("min", "max"):
-            value = pl.col(f"{end}_{n}") / pl.col("adj_factor")
-            bounds.append(pl.when(inside).then(value).alias(f"sma_{n}_{end}"))
-    return joined.select("order_book_id", "date", *bounds)
-
-
-def _window_starts(
-    history: pl.DataFrame, days: Sequence[dt.date], window_days: int | None
-) -> pl.DataFrame:
-    """Each day's first day of its window: `window_days` days of `history` ending there."""
-    available = history["date"].unique().sort()
-    target = pl.Series("date", sorted(days), dtype=pl.Date)
-    if window_days is None or available.is_empty():
-        return pl.DataFrame({"date": target, "window_start": [dt.date.min] * len(target)})
-    last = available.search_sorted(target, side="right").cast(pl.Int64) - 1
-    first = (last - (window_days - 1)).clip(lower_bound=0)
-    return pl.DataFrame({"date": target, "window_start": available.gather(first)})
-
-
 def check_source_ratios(
     indicators: pl.DataFrame, fundamentals: pl.DataFrame, rel_tolerance: float
 ) -> Outcome:
@@ -242,116 +116,36 @@ def check_source_ratios(
     )
 
 
-def check_scores(frame: pl.DataFrame) -> Outcome:
-    """Scores in [0, 100]; only eligible stocks scored; eligible exactly when no reason."""
-    return _validate(score_rules(), frame, "scores in range and consistent with eligibility")
-
-
 def combine(outcomes: Mapping[str, Outcome]) -> Outcome:
-    """One verdict for a range of partitions: failing partitions named, numbers per partition.
+    """One verdict for a range of partitions: failing partitions named, counts summed.
 
-    A single partition keeps its own metadata unchanged (so values plot per partition).
+    A single partition keeps its own metadata unchanged (so values plot per partition);
+    a short range also lists each day's numbers; a long one (a 20-year backfill) names at
+    most WITHHELD_SAMPLE failing days, so the check's event stays small.
     """
     if len(outcomes) == 1:
         return next(iter(outcomes.values()))
     failing = sorted(k for k, o in outcomes.items() if not o.passed)
     descriptions = [f"{k}: {outcomes[k].description}" for k in failing[:FAILURE_SAMPLE]]
+    metadata: dict[str, object] = {
+        "partitions_checked": len(outcomes),
+        "first_partition": min(outcomes),
+        "last_partition": max(outcomes),
+        "failing_partitions_count": len(failing),
+        "failing_partitions": failing[:WITHHELD_SAMPLE],
+    }
+    if len(outcomes) <= 31:
+        metadata["by_partition"] = {k: _plain(o.metadata) for k, o in sorted(outcomes.items())}
     return Outcome(
         passed=not failing,
-        metadata={
-            "partitions_checked": len(outcomes),
-            "failing_partitions": failing,
-            "by_partition": {k: _plain(o.metadata) for k, o in sorted(outcomes.items())},
-        },
+        metadata=metadata,
         description="; ".join(descriptions) or f"all {len(outcomes)} partitions pass",
     )
-
-
-def _validate(schema: "pa.DataFrameSchema", frame: pl.DataFrame, ok: str) -> Outcome:
-    try:
-        schema.validate(frame, lazy=True)
-    except _pandera().errors.SchemaErrors as errors:
-        return _failure(errors.failure_cases, len(frame))
-    return passing(len(frame), ok)
 
 
 def passing(rows: int, description: str) -> Outcome:
     """The verdict of a row rule that found nothing wrong in `rows` rows."""
     return Outcome(True, {"rows_checked": rows, "failures": 0}, description)
-
-
-def _failure(cases: pl.DataFrame, rows: int) -> Outcome:
-    """Failure counts per rule, and a few offending values, from pandera's failure cases."""
-    on_column = pl.col("schema_context") == "Column"
-    label = pl.when(on_column).then(pl.col("column") + ": " + pl.col("check")).otherwise("check")
-    counts = cases.group_by(label.alias("rule")).len().sort("rule")
-    per_rule = dict(counts.iter_rows())
-    sample = cases.head(FAILURE_SAMPLE).select("check", "column", "failure_case").to_dicts()
-    summary = ", ".join(f"{rule} ({n})" for rule, n in per_rule.items())
-    return Outcome(
-        False,
-        {"rows_checked": rows, "failures": len(cases), "by_rule": per_rule, "sample": sample},
-        f"failed: {summary}",
-    )
-
-
-def _rule(name: str, expr: pl.Expr) -> "pa.Check":
-    """A pandera frame-level check from a boolean polars expression (null = not judged)."""
-    return _pandera().Check(lambda data: data.lazyframe.select(expr.fill_null(True)), name=name)
-
-
-def _within(value: str, low: pl.Expr, high: pl.Expr, tol: float | pl.Expr) -> pl.Expr:
-    return (pl.col(value) >= low - tol) & (pl.col(value) <= high + tol)
-
-
-@functools.cache
-def price_rules() -> "pa.DataFrameSchema":
-    return _pandera().DataFrameSchema(
-        name="price rules",
-        checks=[
-            _rule("low <= min(open, close)", pl.col("low") <= pl.min_horizontal("open", "close")),
-            _rule("max(open, close) <= high", pl.max_horizontal("open", "close") <= pl.col("high")),
-            _rule("volume >= 0", pl.col("volume") >= 0),
-            _rule("total_turnover >= 0", pl.col("total_turnover") >= 0),
-            _rule(
-                "limit_down <= close <= limit_up",
-                _within("close", pl.col("limit_down"), pl.col("limit_up"), PRICE_TOLERANCE),
-            ),
-        ],
-    )
-
-
-def _sma_rule(n: int) -> "pa.Check":
-    low, high = pl.col(f"sma_{n}_min"), pl.col(f"sma_{n}_max")
-    judged = pl.col(f"sma_{n}").is_null() | low.is_null()
-    slack = SMA_TOLERANCE * high.abs()
-    return _rule(f"sma_{n} within its window", judged | _within(f"sma_{n}", low, high, slack))
-
-
-@functools.cache
-def indicator_rules() -> "pa.DataFrameSchema":
-    return _pandera().DataFrameSchema(
-        name="indicator ranges",
-        checks=[
-            _rule("0 <= rsi_14 <= 100", pl.col("rsi_14").is_between(0.0, 100.0)),
-            *(_sma_rule(n) for n in SMA_LENGTHS),
-        ],
-    )
-
-
-@functools.cache
-def score_rules() -> "pa.DataFrameSchema":
-    return _pandera().DataFrameSchema(
-        name="score rules",
-        checks=[
-            _rule("0 <= score <= 100", pl.col("score").is_between(0.0, 100.0)),
-            _rule("only eligible stocks scored", pl.col("is_eligible") | pl.col("score").is_null()),
-            _rule(
-                "eligible == no ineligible_reason",
-                pl.col("is_eligible") == pl.col("ineligible_reason").is_null(),
-            ),
-        ],
-    )
 
 
 def _gap_sessions(frame: pl.DataFrame, sessions: Sequence[dt.date]) -> pl.Series:
@@ -366,3 +160,79 @@ def _gap_sessions(frame: pl.DataFrame, sessions: Sequence[dt.date]) -> pl.Series
 def _plain(metadata: Mapping[str, object]) -> dict[str, object]:
     """Numbers and short strings only, for the per-partition table of a range."""
     return {k: v for k, v in metadata.items() if isinstance(v, int | float | str)}
+
+
+def _at_most(value: pl.Expr, bound: pl.Expr | float, rel: float) -> pl.Expr:
+    """value <= bound, with a relative slack `rel` of |bound| (null: not judged)."""
+    bound = bound if isinstance(bound, pl.Expr) else pl.lit(bound)
+    return value <= bound + rel * bound.abs()
+
+
+def row_rules(float_tolerance: float = FLOAT_TOLERANCE) -> dict[str, pl.Expr]:
+    """Rules every stock-day of `merged` must meet: name -> True when met (null: not judged).
+
+    Judged on traded bars only (filled rows carry a close by construction). The limit band
+    allows one price tick; float comparisons allow `float_tolerance` relative.
+    """
+    traded = ~pl.col("is_filled")
+    low_open_close = pl.min_horizontal("open", "close")
+    high_open_close = pl.max_horizontal("open", "close")
+    rules = {
+        "low <= min(open, close)": _at_most(pl.col("low"), low_open_close, float_tolerance),
+        "max(open, close) <= high": _at_most(high_open_close, pl.col("high"), float_tolerance),
+        "volume >= 0": pl.col("volume") >= 0,
+        "total_turnover >= 0": pl.col("total_turnover") >= 0,
+        "close <= limit_up": pl.col("close") <= pl.col("limit_up") + PRICE_TOLERANCE,
+        "close >= limit_down": pl.col("close") >= pl.col("limit_down") - PRICE_TOLERANCE,
+        "rsi_14 >= 0": pl.col("rsi_14") >= 0.0,
+        "rsi_14 <= 100": _at_most(pl.col("rsi_14"), 100.0, float_tolerance),
+    }
+    return {name: (~traded) | rule for name, rule in rules.items()}
+
+
+def withheld_reason(float_tolerance: float = FLOAT_TOLERANCE) -> pl.Expr:
+    """The first row rule a stock-day fails, or null: what `merged` records and scores skip."""
+    reason = pl.lit(None, dtype=pl.String)
+    for name, met in reversed(row_rules(float_tolerance).items()):
+        reason = pl.when(met.fill_null(True).not_()).then(pl.lit(name)).otherwise(reason)
+    return reason
+
+
+def withhold_thin_days(frame: pl.DataFrame, min_bar_coverage: float) -> pl.DataFrame:
+    """Withhold every stock of a day on which the source delivered too few bars.
+
+    Coverage is the share of the day's stocks that are not `missing_row` (a suspension is
+    a bar the market did not make, not a gap in the delivery).
+    """
+    delivered = (pl.col("fill_reason") != "missing_row").fill_null(True)
+    coverage = delivered.mean().over("date")
+    reason = pl.format("bar_coverage {} < {}", coverage.round(4), pl.lit(min_bar_coverage))
+    thin = coverage < min_bar_coverage
+    return frame.with_columns(
+        withheld_reason=pl.when(thin).then(reason).otherwise(pl.col("withheld_reason"))
+    )
+
+
+def check_withheld(frame: pl.DataFrame) -> Outcome:
+    """No stock-day of the partition was withheld; else which, and by which rule."""
+    withheld = frame.filter(pl.col("withheld_reason").is_not_null())
+    by_rule = dict(withheld["withheld_reason"].value_counts().iter_rows())
+    sample = withheld.head(WITHHELD_SAMPLE).select("date", "order_book_id", "withheld_reason")
+    return Outcome(
+        passed=withheld.is_empty(),
+        metadata={
+            "rows_checked": len(frame),
+            "withheld": len(withheld),
+            "withheld_by_rule": by_rule,
+            "withheld_sample": [
+                f"{r['date']} {r['order_book_id']}: {r['withheld_reason']}"
+                for r in sample.iter_rows(named=True)
+            ],
+        },
+        description=(
+            f"{len(withheld)} stock-day(s) withheld from scores: "
+            + ", ".join(f"{rule} ({n})" for rule, n in sorted(by_rule.items()))
+            if len(withheld)
+            else f"all {len(frame)} stock-days sound"
+        ),
+    )

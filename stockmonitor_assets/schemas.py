@@ -5,13 +5,13 @@ partition on disk always has exactly these columns, in this order, with these dt
 sorted and unique on the table's key.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 BOARDS = ("main", "chinext", "star", "bse")
 FILL_REASONS = ("suspended", "missing_row", "missing_fields")
-INELIGIBLE_REASONS = ("suspended", "st", "new_listing", "limit_up", "no_data")
+INELIGIBLE_REASONS = ("data_defect", "suspended", "st", "new_listing", "limit_up", "no_data")
 LEVELS = ("强势股", "潜力股", "震荡股", "弱势股", "高风险股")
 
 
@@ -32,6 +32,8 @@ class TableSchema:
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...] = ("order_book_id", "date")
+    # Invariants the producing code guarantees (name -> True when met; null: not judged).
+    rules: tuple[tuple[str, pl.Expr], ...] = field(default=(), compare=False)
 
     @property
     def names(self) -> list[str]:
@@ -59,12 +61,34 @@ class TableSchema:
             raise SchemaViolation(f"{self.name}: cannot cast to contract dtypes: {exc}") from exc
         for c in self.columns:
             if not c.nullable and out[c.name].null_count():
+                rows = self._sample(out.filter(pl.col(c.name).is_null()))
                 raise SchemaViolation(
-                    f"{self.name}: column '{c.name}' has {out[c.name].null_count()} null(s)"
+                    f"{self.name}: column '{c.name}' has {out[c.name].null_count()} null(s), "
+                    f"e.g. {rows}"
                 )
-        if self.key and out.select(self.key).is_duplicated().any():
-            raise SchemaViolation(f"{self.name}: duplicate rows on key {list(self.key)}")
+        if self.key:
+            duplicated = out.filter(out.select(self.key).is_duplicated())
+            if len(duplicated):
+                raise SchemaViolation(
+                    f"{self.name}: {len(duplicated)} rows share a key {list(self.key)}, "
+                    f"e.g. {self._sample(duplicated)}"
+                )
+        self._require_rules(out)
         return out.sort(list(self.key)) if self.key else out
+
+    def _require_rules(self, frame: pl.DataFrame) -> None:
+        for name, met in self.rules:
+            broken = frame.filter(met.fill_null(True).not_())
+            if len(broken):
+                raise SchemaViolation(
+                    f"{self.name}: {len(broken)} row(s) break '{name}', "
+                    f"e.g. {self._sample(broken)}"
+                )
+
+    def _sample(self, rows: pl.DataFrame, n: int = 5) -> list[dict]:
+        """A few offending rows by their key (stock, date), for the error message."""
+        columns = [c for c in self.key if c in rows.columns] or rows.columns[:2]
+        return rows.select(columns).head(n).to_dicts()
 
 
 def _f64(name: str, description: str, nullable: bool = True) -> Column:
@@ -195,6 +219,11 @@ MERGED = TableSchema(
         *_without_key(TECHNICAL_INDICATORS)[:-1],
         Column("traded_bars", pl.UInt32(), "traded bars in the indicator window"),
         *_without_key(FUNDAMENTAL_INDICATORS),
+        Column(
+            "withheld_reason",
+            pl.String(),
+            "rule this stock-day failed (quality.py); withheld from scores; null when sound",
+        ),
     ),
 )
 
@@ -225,5 +254,13 @@ SCORES = TableSchema(
         _f64("percentile", "(n - rank) / (n - 1): 1 = best, 0 = worst of the day"),
         _f64("score", "100 * percentile"),
         Column("level", pl.Enum(LEVELS), "band of score: 85 / 70 / 55 / 40"),
+    ),
+    rules=(
+        ("0 <= score <= 100", pl.col("score").is_between(0.0, 100.0)),
+        ("only eligible stocks scored", pl.col("is_eligible") | pl.col("score").is_null()),
+        (
+            "eligible exactly when no ineligible_reason",
+            pl.col("is_eligible") == pl.col("ineligible_reason").is_null(),
+        ),
     ),
 )

@@ -15,6 +15,7 @@ UNIVERSE_SIZE = "STOCKMONITOR_UNIVERSE_SIZE"
 FILES_DIR = "STOCKMONITOR_FILES_DIR"
 SYNC_CRON = "STOCKMONITOR_SYNC_CRON"
 LOOKBACK_DAYS = "STOCKMONITOR_LOOKBACK_DAYS"
+CHUNK_DAYS = "STOCKMONITOR_CHUNK_DAYS"
 HOLIDAYS = "STOCKMONITOR_HOLIDAYS"
 HOLIDAYS_FILE = "STOCKMONITOR_HOLIDAYS_FILE"
 DATA_DIR = "DATA_DIR"
@@ -27,6 +28,7 @@ RQDATAC_BASE_URL = "RQDATAC_BASE_URL"
 SOURCES = ("demo", "rqdatac", "files")
 DEFAULT_SYNC_CRON = "0 9 * * 1-5"
 DEFAULT_LOOKBACK_DAYS = 250
+DEFAULT_CHUNK_DAYS = 60
 DEFAULT_UNIVERSE_SIZE = 300
 DEFAULT_DEMO_SEED = 42
 
@@ -47,6 +49,11 @@ def cache_dir() -> Path:
 
 def log_dir() -> Path:
     return Path(get(LOG_DIR, "logs"))
+
+
+def chunk_days() -> int:
+    """Days a step computes and writes at once in a range run (memory follows it)."""
+    return int_setting(CHUNK_DAYS, DEFAULT_CHUNK_DAYS)
 
 
 def source_kind() -> str:

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from stockmonitor_assets.assets.partitions import PartitionFrames, trading_day_asset
+from stockmonitor_assets.assets.partitions import Partitions, trading_day_asset
 from stockmonitor_assets.database import SCORES_TABLE, PostgresResource, ensure_table, replace_day
 from stockmonitor_assets.trading_calendar import partition_date
 
@@ -11,7 +11,7 @@ SKIPPED = "no database configured"
 
 @dg.asset(**trading_day_asset("scoring", kinds=frozenset({"postgres"})))
 def scores_table(
-    context: dg.AssetExecutionContext, database: PostgresResource, scores: PartitionFrames
+    context: dg.AssetExecutionContext, database: PostgresResource, scores: Partitions
 ) -> dg.MaterializeResult:
     """Each day's scores upserted into Postgres table stock_scores, one transaction per day."""
     if not database.is_configured:
@@ -19,10 +19,11 @@ def scores_table(
         return dg.MaterializeResult(metadata={"skipped": SKIPPED})
     rows = 0
     with database.connect() as conn:
-        if scores:
-            ensure_table(conn, next(iter(scores.values())).schema)
-        for key, frame in sorted(scores.items()):
-            rows += replace_day(conn, partition_date(key), frame)
+        keys = sorted(scores)
+        if keys:
+            ensure_table(conn, scores[keys[0]].schema)
+        for key in keys:  # one day in memory at a time
+            rows += replace_day(conn, partition_date(key), scores[key])
     return dg.MaterializeResult(
         metadata={
             "table": SCORES_TABLE,

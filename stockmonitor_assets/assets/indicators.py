@@ -1,63 +1,129 @@
 """Indicator assets: technical (trailing window of completed bars) and fundamental ratios."""
 
+import datetime as dt
+
 import dagster as dg
 import polars as pl
 
 from stockmonitor_assets import settings
-from stockmonitor_assets.assets.metadata import add_partition_metadata
 from stockmonitor_assets.assets.partitions import (
-    PartitionFrames,
+    DayStream,
+    Partitions,
     partition_days,
     split_by_day,
-    stack,
+    stack_days,
     trading_day_asset,
 )
-from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS
-from stockmonitor_assets.trading_calendar import sessions_through
-from stockmonitor_assets.transforms import fundamental, technical
+from stockmonitor_assets.assets.rules import SOURCE_RATIOS_CHECK, check_spec
+from stockmonitor_assets.io_managers import PartitionedParquetIOManager
+from stockmonitor_assets.quality import Outcome, check_source_ratios
+from stockmonitor_assets.resources import MarketDataResource
+from stockmonitor_assets.schemas import FUNDAMENTALS
+from stockmonitor_assets.sources.base import MarketDataSource
+from stockmonitor_assets.storage import PartitionStore
+from stockmonitor_assets.thresholds import QualityThresholds
+from stockmonitor_assets.trading_calendar import partition_key, sessions_through
+from stockmonitor_assets.transforms import bars, fundamental, technical
 
 WINDOW = settings.int_setting(settings.LOOKBACK_DAYS, settings.DEFAULT_LOOKBACK_DAYS, 60)
-WINDOW_PARTITIONS = technical.window_partitions_needed(WINDOW, technical.ANCHOR_STEP_DEFAULT)
+# Columns of completed_ohlcv the indicators read: the window buffer keeps only these.
+HISTORY_COLUMNS = ("order_book_id", "date", "close", "adj_factor", "is_filled")
 
 COMMON = trading_day_asset("indicators")
 
 
-@dg.asset(
-    **COMMON,
-    ins={
-        "completed_ohlcv": dg.AssetIn(
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-(WINDOW_PARTITIONS - 1), end_offset=0
-            ),
-            # A fresh install has no history yet: compute on what exists, never fail for it.
-            metadata={"allow_missing_partitions": True},
-        )
-    },
-)
-def technical_indicators(
-    context: dg.AssetExecutionContext, completed_ohlcv: PartitionFrames
-) -> dict[str, pl.DataFrame]:
-    """SMA, RSI, MACD, 20-day return and volatility on forward-adjusted traded bars."""
-    days = partition_days(context)
-    expected = len(context.asset_partition_keys_for_input("completed_ohlcv"))
-    history = stack(completed_ohlcv, COMPLETED_OHLCV)
-    values = technical.compute_technical_indicators(
-        history, days, sessions_through(days[-1]), window=WINDOW
-    )
-    frames = split_by_day(values, days)
-    window = {"window_days_available": len(completed_ohlcv), "window_days_expected": expected}
-    add_partition_metadata(context, frames, window)
-    return frames
-
-
 @dg.asset(**COMMON)
+def technical_indicators(
+    context: dg.AssetExecutionContext,
+    market_data: MarketDataResource,
+    io_manager: dg.ResourceParam[PartitionedParquetIOManager],
+    completed_ohlcv: Partitions,
+):
+    """SMA, RSI, MACD, 20-day return and volatility on forward-adjusted traded bars.
+
+    Depends on `completed_ohlcv` of the same day; the earlier days of the window are read
+    from the store (a window partition mapping makes Dagster's backfill daemon target every
+    day whose window touches a range, and split it into several runs). Window days never
+    stored (a fresh install) are taken from the source's bars, so the first day computed
+    already has full indicators; new listings still get null until they have the bars.
+    """
+    days = partition_days(context)
+    calendar = sessions_through(days[-1])
+    history = WindowHistory(io_manager.store, market_data.client(), calendar)
+
+    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
+        window = history.covering(chunk, completed_ohlcv)
+        values = technical.compute_technical_indicators(window, chunk, calendar, window=WINDOW)
+        return split_by_day(values, chunk)
+
+    yield dg.Output(DayStream(context, days, compute))
+    context.add_asset_metadata(
+        {"window_sessions": WINDOW, "window_days_from_source": history.days_from_source}
+    )
+
+
+@dg.asset(**COMMON, check_specs=[check_spec("fundamental_indicators", SOURCE_RATIOS_CHECK)])
 def fundamental_indicators(
-    context: dg.AssetExecutionContext, fundamentals: PartitionFrames
-) -> dict[str, pl.DataFrame]:
+    context: dg.AssetExecutionContext, quality: QualityThresholds, fundamentals: Partitions
+):
     """PE TTM, PB, ROE TTM and their inverses EP, BP, point in time."""
     days = partition_days(context)
-    inputs = stack(fundamentals, FUNDAMENTALS)
-    values = fundamental.compute_fundamental_indicators(inputs)
-    frames = split_by_day(values, days)
-    add_partition_metadata(context, frames)
-    return frames
+
+    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
+        inputs = stack_days(fundamentals, chunk, FUNDAMENTALS.empty())
+        return split_by_day(fundamental.compute_fundamental_indicators(inputs), chunk)
+
+    def judge(key: str, frame: pl.DataFrame) -> Outcome:
+        return check_source_ratios(frame, fundamentals[key], quality.ratio_tolerance)
+
+    stream = DayStream(context, days, compute, judges={SOURCE_RATIOS_CHECK.name: judge})
+    yield dg.Output(stream)
+    yield from stream.check_results()
+
+
+class WindowHistory:
+    """The completed bars of the indicator window, as a buffer that slides with the chunks.
+
+    Each stored day is read once per run however many chunks need it, and dropped once no
+    later chunk can: memory follows the window (~270 days), not the range.
+    """
+
+    def __init__(self, store: PartitionStore, source: MarketDataSource, calendar):
+        self.store, self.source, self.calendar = store, source, list(calendar)
+        self.index = {d: i for i, d in enumerate(self.calendar)}
+        self.buffer: dict[dt.date, pl.DataFrame] = {}
+        self.days_from_source = 0
+
+    def covering(self, chunk: list[dt.date], run_days: Partitions) -> pl.DataFrame:
+        """HISTORY_COLUMNS of every window day of `chunk` (the chunk's days included)."""
+        first = technical.window_start(self.index[chunk[0]], WINDOW, technical.ANCHOR_STEP_DEFAULT)
+        needed = self.calendar[first : self.index[chunk[-1]] + 1]
+        self.buffer = {d: f for d, f in self.buffer.items() if d >= needed[0]}
+        unread = [d for d in needed if d not in self.buffer]
+        keys = [partition_key(d) for d in unread]
+        stored = set(self.store.stored_keys("completed_ohlcv", keys)) | set(run_days)
+        for day, key in zip(unread, keys, strict=True):
+            if key in stored:
+                self.buffer[day] = self.store.read("completed_ohlcv", key).select(HISTORY_COLUMNS)
+        never_stored = [d for d in unread if d not in self.buffer]
+        if never_stored:
+            self.buffer.update(self._from_source(never_stored, self.buffer[chunk[0]]))
+        return pl.concat([self.buffer[d] for d in needed if d in self.buffer])
+
+    def _from_source(self, days: list[dt.date], universe: pl.DataFrame) -> dict:
+        """Traded bars of `days` from the source, for the stocks of `universe`."""
+        ids = universe["order_book_id"].to_list()
+        fetched = self.source.daily_bars(ids, days[0], days[-1])
+        factors = self.source.ex_factors(ids, days[0], days[-1])
+        traded = (
+            bars.attach_adj_factor(fetched, factors)
+            .filter(pl.col("date").is_in(days))
+            .with_columns(
+                close=pl.col("close").fill_nan(None),
+                is_filled=pl.col("volume").fill_null(0) <= 0,
+            )
+            .select(HISTORY_COLUMNS)
+        )
+        self.days_from_source += len(days)
+        by_day = split_by_day(traded, days)
+        return {d: by_day[partition_key(d)] for d in days}

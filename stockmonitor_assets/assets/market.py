@@ -6,20 +6,26 @@ import dagster as dg
 import polars as pl
 from pydantic import field_validator
 
-from stockmonitor_assets.assets.metadata import add_partition_metadata
 from stockmonitor_assets.assets.partitions import (
-    PartitionFrames,
+    DayStream,
+    Partitions,
     partition_days,
     split_by_day,
+    stack_days,
     trading_day_asset,
 )
+from stockmonitor_assets.assets.rules import COMPLETION_CHECK, check_spec
+from stockmonitor_assets.io_managers import PartitionedParquetIOManager
+from stockmonitor_assets.quality import Outcome, check_completion
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS, INSTRUMENTS
 from stockmonitor_assets.sources.base import MarketDataSource
+from stockmonitor_assets.storage import PartitionStore
+from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets.trading_calendar import (
     nearest_trading_days,
-    partition_date,
     partition_key,
+    sessions_through,
 )
 from stockmonitor_assets.transforms import bars, completion
 from stockmonitor_assets.transforms.codes import normalize_order_book_ids
@@ -44,83 +50,95 @@ class UniverseConfig(dg.Config):
 @dg.asset(**COMMON)
 def instruments(
     context: dg.AssetExecutionContext, config: UniverseConfig, market_data: MarketDataResource
-) -> dict[str, pl.DataFrame]:
+):
     """Every A-share stock listed on the day, with board, ST and suspension status."""
     source, days = market_data.client(), partition_days(context)
     _require_trading_days(source, days)
-    frames = {partition_key(d): _universe(source, d, config.target_stocks) for d in days}
-    _require_known_targets(source, days, config.target_stocks, frames)
-    _report(context, frames)
-    return frames
+    _require_known_targets(source, days, config.target_stocks)
+
+    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
+        return {partition_key(d): _universe(source, d, config.target_stocks) for d in chunk}
+
+    yield dg.Output(DayStream(context, days, compute))
 
 
 @dg.asset(**COMMON)
 def raw_ohlcv(
-    context: dg.AssetExecutionContext,
-    market_data: MarketDataResource,
-    instruments: PartitionFrames,
-) -> dict[str, pl.DataFrame]:
+    context: dg.AssetExecutionContext, market_data: MarketDataResource, instruments: Partitions
+):
     """Unadjusted daily bars exactly as the source returned them, with the ex-dividend factor."""
     source, days = market_data.client(), partition_days(context)
-    universe = pl.concat(instruments.values())
-    ids = universe["order_book_id"].unique().sort().to_list()
-    fetched = bars.validate_source_bars(
-        source.daily_bars(ids, days[0], days[-1]), days, source.name
-    )
-    listed = fetched.join(universe.select("order_book_id", "date"), on=["order_book_id", "date"])
-    with_factor = bars.attach_adj_factor(listed, source.ex_factors(ids, days[0], days[-1]))
-    frames = split_by_day(with_factor, days)
-    _report(context, frames)
-    return frames
 
-
-@dg.asset(
-    **COMMON,
-    ins={
-        "previous": dg.AssetIn(
-            "completed_ohlcv",
-            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
-            metadata={"allow_missing_partitions": True},
+    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
+        universe = stack_days(instruments, chunk, INSTRUMENTS.empty())
+        ids = universe["order_book_id"].unique().sort().to_list()
+        fetched = bars.validate_source_bars(
+            source.daily_bars(ids, chunk[0], chunk[-1]), chunk, source.name
         )
-    },
-)
+        listed = fetched.join(
+            universe.select("order_book_id", "date"), on=["order_book_id", "date"]
+        )
+        factors = source.ex_factors(ids, chunk[0], chunk[-1])
+        return split_by_day(bars.attach_adj_factor(listed, factors), chunk)
+
+    yield dg.Output(DayStream(context, days, compute))
+
+
+@dg.asset(**COMMON, check_specs=[check_spec("completed_ohlcv", COMPLETION_CHECK)])
 def completed_ohlcv(
     context: dg.AssetExecutionContext,
     market_data: MarketDataResource,
-    instruments: PartitionFrames,
-    raw_ohlcv: PartitionFrames,
-    previous: PartitionFrames,
-) -> dict[str, pl.DataFrame]:
-    """One row per listed stock and day: suspended and missing bars carry the last close."""
-    days = partition_days(context)
-    last_known = _carry_state(previous, days[0])
-    frames = {}
-    for day in days:
-        key = partition_key(day)
-        universe, raw = instruments[key], raw_ohlcv[key]
-        extra = _bootstrap(market_data.client(), day, universe, raw, last_known)
-        frames[key] = completion.complete_day(day, universe, raw, pl.concat([last_known, extra]))
-        last_known = completion.last_known_from(frames[key])
-    _report(context, frames)
-    return frames
+    io_manager: dg.ResourceParam[PartitionedParquetIOManager],
+    quality: QualityThresholds,
+    instruments: Partitions,
+    raw_ohlcv: Partitions,
+):
+    """One row per listed stock and day: suspended and missing bars carry the last close.
+
+    The state carried into the first day is the stored partition of the trading day before
+    it (read from the store, not declared as a self-dependency: a self-dependency makes
+    Dagster's backfill daemon split a UI backfill into one run per wave).
+    """
+    source, days = market_data.client(), partition_days(context)
+    state = {"last_known": _carry_state(io_manager.store, days[0])}
+
+    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
+        frames = {}
+        for day in chunk:
+            key, last_known = partition_key(day), state["last_known"]
+            universe, raw = instruments[key], raw_ohlcv[key]
+            extra = _bootstrap(source, day, universe, raw, last_known)
+            frames[key] = completion.complete_day(day, universe, raw, pl.concat([last_known, extra]))
+            state["last_known"] = completion.last_known_from(frames[key])
+        return frames
+
+    calendar = sessions_through(days[-1])
+
+    def judge(key: str, frame: pl.DataFrame) -> Outcome:
+        return check_completion(frame, calendar, quality.max_filled_share, quality.max_gap_days)
+
+    stream = DayStream(context, days, compute, judges={COMPLETION_CHECK.name: judge})
+    yield dg.Output(stream)
+    yield from stream.check_results()
 
 
 @dg.asset(**COMMON)
 def fundamentals(
-    context: dg.AssetExecutionContext,
-    market_data: MarketDataResource,
-    instruments: PartitionFrames,
-) -> dict[str, pl.DataFrame]:
+    context: dg.AssetExecutionContext, market_data: MarketDataResource, instruments: Partitions
+):
     """Point-in-time fundamentals: only reports announced on or before the day."""
-    source = market_data.client()
-    frames = {}
-    for key, universe in sorted(instruments.items()):
-        day = partition_date(key)
-        ids = universe["order_book_id"].to_list()
-        reported = source.fundamentals_pit(ids, day) if ids else FUNDAMENTALS.empty()
-        frames[key] = _point_in_time(reported.with_columns(date=pl.lit(day)), day, source.name)
-    _report(context, frames)
-    return frames
+    source, days = market_data.client(), partition_days(context)
+
+    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
+        frames = {}
+        for day in chunk:
+            key = partition_key(day)
+            ids = instruments[key]["order_book_id"].to_list()
+            reported = source.fundamentals_pit(ids, day) if ids else FUNDAMENTALS.empty()
+            frames[key] = _point_in_time(reported.with_columns(date=pl.lit(day)), day, source.name)
+        return frames
+
+    yield dg.Output(DayStream(context, days, compute))
 
 
 def _require_trading_days(source: MarketDataSource, days: list[dt.date]) -> None:
@@ -139,16 +157,18 @@ def _require_trading_days(source: MarketDataSource, days: list[dt.date]) -> None
 
 
 def _require_known_targets(
-    source: MarketDataSource, days: list[dt.date], targets: list[str], frames: dict
+    source: MarketDataSource, days: list[dt.date], targets: list[str]
 ) -> None:
-    """A target stock listed on none of the run's days is a typo, not an empty day."""
-    listed = set().union(*(set(f["order_book_id"]) for f in frames.values()))
+    """A target stock listed on neither end of the run's days is a typo, not an empty day."""
+    if not targets:
+        return
+    listed = set().union(*(set(source.instruments(d)["order_book_id"]) for d in {days[0], days[-1]}))
     unknown = sorted(set(targets) - listed)
     if unknown:
         raise dg.Failure(
             description=(
-                f"target stock(s) {unknown} are not listed at source {source.name!r} on any day "
-                f"of {days[0]}..{days[-1]}; nothing was written"
+                f"target stock(s) {unknown} are not listed at source {source.name!r} on "
+                f"{days[0]} or {days[-1]}; nothing was written"
             ),
             metadata={"unknown_stocks": unknown},
         )
@@ -161,11 +181,11 @@ def _universe(source: MarketDataSource, day: dt.date, targets: list[str]) -> pl.
     return INSTRUMENTS.conform(frame)
 
 
-def _carry_state(previous: dict[str, pl.DataFrame], first_day: dt.date) -> pl.DataFrame:
-    key = partition_key(first_day)
-    earlier = [k for k in sorted(previous) if k < key]
-    state = previous[earlier[-1]] if earlier else COMPLETED_OHLCV.empty()
-    return completion.last_known_from(state)
+def _carry_state(store: PartitionStore, first_day: dt.date) -> pl.DataFrame:
+    """Last traded closes as of the trading day before `first_day`, if it is stored."""
+    before, _ = nearest_trading_days(first_day)
+    stored = store.read_if_exists("completed_ohlcv", partition_key(before)) if before else None
+    return completion.last_known_from(COMPLETED_OHLCV.empty() if stored is None else stored)
 
 
 def _bootstrap(
@@ -195,7 +215,3 @@ def _point_in_time(frame: pl.DataFrame, day: dt.date, source: str) -> pl.DataFra
             f"(look-ahead), e.g. {leaked['order_book_id'][0]}"
         )
     return FUNDAMENTALS.conform(frame)
-
-
-def _report(context: dg.AssetExecutionContext, frames: dict) -> None:
-    add_partition_metadata(context, frames)

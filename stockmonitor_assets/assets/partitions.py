@@ -1,20 +1,33 @@
-"""Partition plumbing shared by the assets: keys <-> dates, per-partition dicts."""
+"""Partition plumbing shared by the assets: the days of a run, and how a range streams.
+
+A step covers one day or a whole single-run range (a 20-year backfill included). Its
+upstream partitions arrive as `StoredPartitions` (read from the store on lookup), and its
+own partitions leave as a `DayStream`: computed chunk by chunk while the IO manager writes
+them, so a step holds at most one chunk (plus what the chunk's computation needs, e.g. the
+indicator window) at a time. Per-day metadata, progress lines and the inputs of the step's
+checks are gathered on the way.
+"""
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import dagster as dg
 import polars as pl
 
-from stockmonitor_assets.schemas import TableSchema
+from stockmonitor_assets import settings
+from stockmonitor_assets.assets.metadata import partition_metadata
+from stockmonitor_assets.quality import TABLES, Outcome, combine
+from stockmonitor_assets.storage import StoredPartitions
 from stockmonitor_assets.trading_calendar import (
     partition_date,
     partition_key,
     trading_day_partitions,
 )
 
-# Annotation of partitioned inputs; the IO manager always hands over a dict of partitions.
-PartitionFrames = dict[str, pl.DataFrame]
+# What a step receives for an upstream asset (annotation of every partitioned input).
+Partitions = StoredPartitions
+# A day's frame -> a verdict of one rule on that day.
+Judge = Callable[[str, pl.DataFrame], Outcome]
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
@@ -39,12 +52,76 @@ def trading_day_asset(group: str, kinds: frozenset = frozenset({"polars", "parqu
     )
 
 
-def stack(frames: Mapping[str, pl.DataFrame], schema: TableSchema) -> pl.DataFrame:
-    """All loaded partitions as one frame (typed even when none were loaded)."""
-    return pl.concat([schema.empty(), *frames.values()])
+def chunks(days: Sequence[dt.date], size: int | None = None) -> Iterator[list[dt.date]]:
+    """`days` in consecutive runs of at most `size` (STOCKMONITOR_CHUNK_DAYS) days."""
+    size = size or settings.chunk_days()
+    for start in range(0, len(days), size):
+        yield list(days[start : start + size])
 
 
-def split_by_day(frame: pl.DataFrame, days: list[dt.date]) -> dict[str, pl.DataFrame]:
+class DayStream:
+    """A step's partitions, computed chunk by chunk as the IO manager writes them.
+
+    `compute(chunk_days)` returns `{partition_key: frame}` for one chunk. While the stream
+    is consumed, each day's metadata is attached to its own partition, `judges` give each
+    day a verdict (turned into the step's check results by `check_results`), and a progress
+    line is logged per chunk.
+    """
+
+    def __init__(
+        self,
+        context: dg.AssetExecutionContext,
+        days: Sequence[dt.date],
+        compute: Callable[[list[dt.date]], Mapping[str, pl.DataFrame]],
+        judges: Mapping[str, Judge] | None = None,
+    ):
+        self.context, self.days, self.compute = context, list(days), compute
+        self.asset = context.asset_key.to_user_string()
+        self.judges = dict(judges or {})
+        self.verdicts: dict[str, dict[str, Outcome]] = {name: {} for name in self.judges}
+        self.written = 0
+
+    def items(self) -> Iterator[tuple[str, pl.DataFrame]]:
+        table = TABLES[self.asset]
+        for chunk in chunks(self.days):
+            frames = self.compute(chunk)
+            for key in map(partition_key, chunk):
+                frame = frames[key]
+                self.context.add_asset_metadata(
+                    partition_metadata(frame, table), partition_key=key
+                )
+                for name, judge in self.judges.items():
+                    self.verdicts[name][key] = judge(key, frame)
+                self.written += 1
+                yield key, frame
+            if len(self.days) > len(chunk):
+                self.context.log.info(
+                    f"{self.asset}: {self.written}/{len(self.days)} days written "
+                    f"(through {chunk[-1]})"
+                )
+
+    def check_results(
+        self, severity: Mapping[str, dg.AssetCheckSeverity] | None = None
+    ) -> Iterator[dg.AssetCheckResult]:
+        """One result per check over every day the stream wrote (failing days named)."""
+        for name, by_day in self.verdicts.items():
+            outcome = combine(by_day)
+            level = (severity or {}).get(name, dg.AssetCheckSeverity.WARN)
+            yield dg.AssetCheckResult(
+                check_name=name,
+                passed=outcome.passed,
+                metadata=outcome.metadata,
+                description=outcome.description,
+                severity=level,
+            )
+
+
+def split_by_day(frame: pl.DataFrame, days: Sequence[dt.date]) -> dict[str, pl.DataFrame]:
     """One frame per partition key; a day with no rows still gets an (empty) frame."""
     parts = {d: g for (d,), g in frame.partition_by("date", as_dict=True).items()}
     return {partition_key(d): parts.get(d, frame.clear()) for d in days}
+
+
+def stack_days(partitions: StoredPartitions, days: Sequence[dt.date], empty: pl.DataFrame):
+    """The stored partitions of `days` as one frame (typed even when there are none)."""
+    return pl.concat([empty, *partitions.frames([partition_key(d) for d in days])])

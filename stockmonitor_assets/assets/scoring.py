@@ -1,17 +1,21 @@
 """The merged daily picture and the scores derived from it."""
 
+import datetime as dt
+
 import dagster as dg
 import polars as pl
 from pydantic import field_validator
 
-from stockmonitor_assets.assets.metadata import add_partition_metadata
 from stockmonitor_assets.assets.partitions import (
-    PartitionFrames,
+    DayStream,
+    Partitions,
     partition_days,
     split_by_day,
-    stack,
+    stack_days,
     trading_day_asset,
 )
+from stockmonitor_assets.assets.rules import WITHHELD_CHECK, check_spec, severities
+from stockmonitor_assets.quality import check_withheld
 from stockmonitor_assets.schemas import (
     COMPLETED_OHLCV,
     FUNDAMENTAL_INDICATORS,
@@ -20,11 +24,13 @@ from stockmonitor_assets.schemas import (
     MERGED,
     TECHNICAL_INDICATORS,
 )
+from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets.trading_calendar import sessions_through
 from stockmonitor_assets.transforms import scoring
 from stockmonitor_assets.transforms.merge import merge_daily
 
 COMMON = trading_day_asset("scoring")
+ATTENTION_TAG = "stockmonitor/needs_attention"
 
 
 class ScoringConfig(dg.Config):
@@ -39,38 +45,61 @@ class ScoringConfig(dg.Config):
         return weights
 
 
-@dg.asset(**COMMON)
+@dg.asset(**COMMON, check_specs=[check_spec("merged", WITHHELD_CHECK)])
 def merged(
     context: dg.AssetExecutionContext,
-    completed_ohlcv: PartitionFrames,
-    instruments: PartitionFrames,
-    fundamentals: PartitionFrames,
-    technical_indicators: PartitionFrames,
-    fundamental_indicators: PartitionFrames,
-) -> dict[str, pl.DataFrame]:
-    """The day's universe with bars, attributes, fundamentals and every indicator."""
+    quality: QualityThresholds,
+    completed_ohlcv: Partitions,
+    instruments: Partitions,
+    fundamentals: Partitions,
+    technical_indicators: Partitions,
+    fundamental_indicators: Partitions,
+):
+    """The day's universe with bars, attributes, fundamentals and every indicator.
+
+    A stock-day failing a row rule (or on a day with too few bars) is kept with its
+    `withheld_reason` and not scored; the rest of the range goes on (docs/data-rules.md).
+    """
     days = partition_days(context)
-    frame = merge_daily(
-        stack(completed_ohlcv, COMPLETED_OHLCV),
-        stack(instruments, INSTRUMENTS),
-        stack(fundamentals, FUNDAMENTALS),
-        stack(technical_indicators, TECHNICAL_INDICATORS),
-        stack(fundamental_indicators, FUNDAMENTAL_INDICATORS),
-        sessions_through(days[-1]),
+    calendar = sessions_through(days[-1])
+
+    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
+        frame = merge_daily(
+            stack_days(completed_ohlcv, chunk, COMPLETED_OHLCV.empty()),
+            stack_days(instruments, chunk, INSTRUMENTS.empty()),
+            stack_days(fundamentals, chunk, FUNDAMENTALS.empty()),
+            stack_days(technical_indicators, chunk, TECHNICAL_INDICATORS.empty()),
+            stack_days(fundamental_indicators, chunk, FUNDAMENTAL_INDICATORS.empty()),
+            calendar,
+            min_bar_coverage=quality.min_bar_coverage,
+            float_tolerance=quality.float_tolerance,
+        )
+        return split_by_day(frame, chunk)
+
+    stream = DayStream(
+        context, days, compute, judges={WITHHELD_CHECK.name: lambda k, f: check_withheld(f)}
     )
-    frames = split_by_day(frame, days)
-    add_partition_metadata(context, frames)
-    return frames
+    yield dg.Output(stream)
+    results = list(stream.check_results(severities(WITHHELD_CHECK)))
+    if not all(r.passed for r in results):
+        _mark_for_attention(context, results[0].description)
+    yield from results
 
 
 @dg.asset(**COMMON)
-def scores(
-    context: dg.AssetExecutionContext, config: ScoringConfig, merged: PartitionFrames
-) -> dict[str, pl.DataFrame]:
+def scores(context: dg.AssetExecutionContext, config: ScoringConfig, merged: Partitions):
     """Per stock and day: eligibility, factor z-scores, composite score, rank and level."""
     days = partition_days(context)
     weights = scoring.validate_weights(config.weights)
-    frame = scoring.score_stocks(stack(merged, MERGED), weights)
-    frames = split_by_day(frame, days)
-    add_partition_metadata(context, frames, {"weights": weights})
-    return frames
+
+    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
+        frame = scoring.score_stocks(stack_days(merged, chunk, MERGED.empty()), weights)
+        return split_by_day(frame, chunk)
+
+    context.add_asset_metadata({"weights": weights})
+    yield dg.Output(DayStream(context, days, compute))
+
+
+def _mark_for_attention(context: dg.AssetExecutionContext, why: str) -> None:
+    """Tag the run, so the runs list shows which runs withheld data (and why)."""
+    context.instance.add_run_tags(context.run.run_id, {ATTENTION_TAG: why[:200]})

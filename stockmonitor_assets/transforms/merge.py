@@ -10,6 +10,9 @@ once (range runs).
 listing day). Listing dates before `sessions[0]` count from `sessions[0]`: the calendar does not
 go further back, and the only use of the count (the 60-day new-listing rule) is long settled for
 such stocks.
+
+`withheld_reason` names the first rule (`quality.row_rules`, or a day with too few bars) a
+stock-day fails; `scores` does not rank such rows (docs/data-rules.md).
 """
 
 from collections.abc import Sequence
@@ -17,6 +20,7 @@ from datetime import date
 
 import polars as pl
 
+from stockmonitor_assets import quality
 from stockmonitor_assets.schemas import (
     COMPLETED_OHLCV,
     FUNDAMENTAL_INDICATORS,
@@ -36,12 +40,16 @@ def merge_daily(
     technical: pl.DataFrame,
     fundamental_indicators: pl.DataFrame,
     sessions: Sequence[date],
+    min_bar_coverage: float = 0.0,
+    float_tolerance: float = quality.FLOAT_TOLERANCE,
 ) -> pl.DataFrame:
     """MERGED rows: one per row of `completed` (COMPLETED_OHLCV), for every date it holds.
 
     Args:
         sessions: sorted trading days covering every date of `completed` (and ideally the
             listing dates); used only for `listed_trading_days`.
+        min_bar_coverage: a day with a smaller share of delivered bars is withheld whole.
+        float_tolerance: relative slack of the row rules.
 
     Raises:
         ValueError: a date of `completed` is after the last session, or an input repeats a key.
@@ -55,9 +63,11 @@ def merge_daily(
     )
     for schema, right in inputs:
         frame = _left_join(frame, right.select(schema.names), schema.name)
-    return MERGED.conform(
-        frame.with_columns(listed_trading_days=listed_trading_days(frame, sessions))
+    frame = frame.with_columns(
+        listed_trading_days=listed_trading_days(frame, sessions),
+        withheld_reason=quality.withheld_reason(float_tolerance),
     )
+    return MERGED.conform(quality.withhold_thin_days(frame, min_bar_coverage))
 
 
 def listed_trading_days(frame: pl.DataFrame, sessions: Sequence[date]) -> pl.Series:

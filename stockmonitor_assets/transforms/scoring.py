@@ -130,7 +130,9 @@ def ineligible_reason() -> pl.Expr:
     at_limit_up = pl.col("close") >= pl.col("limit_up") - LIMIT_TOLERANCE
     no_data = pl.all_horizontal(pl.col(_raw(c)).is_null() for c in _RAW_INPUTS)
     reason = (
-        pl.when(pl.col("is_filled"))
+        pl.when(pl.col("withheld_reason").is_not_null())
+        .then(pl.lit("data_defect"))
+        .when(pl.col("is_filled"))
         .then(pl.lit("suspended"))
         .when(pl.col("is_st"))
         .then(pl.lit("st"))

@@ -1,0 +1,141 @@
+"""Partition files: `<base_dir>/<asset>/<YYYY-MM-DD>.parquet`, local or on an object store.
+
+One place for the layout, the atomic write and the read, shared by the IO manager (what
+Dagster hands over between steps) and the assets that read history beyond their own days
+(the indicator window, the previous day's carried state). No Dagster import.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+
+import polars as pl
+from upath import UPath
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class DataDirError(ValueError):
+    """DATA_DIR cannot hold partitions; the message names the path and the fix."""
+
+
+class MissingPartitionError(FileNotFoundError):
+    """A partition that a step needs was never written."""
+
+
+class PartitionStore:
+    """Reads and writes one Parquet file per asset and partition key."""
+
+    def __init__(self, base_dir: str, storage_options: Mapping[str, object] | None = None):
+        self.base_dir = base_dir
+        self.storage_options = dict(storage_options or {})
+        self.root = UPath(base_dir, **self.storage_options)
+
+    @property
+    def is_local(self) -> bool:
+        return _is_local(self.root)
+
+    def path(self, asset: str, key: str) -> UPath:
+        return self.root / asset / f"{key}.parquet"
+
+    def exists(self, asset: str, key: str) -> bool:
+        return self.path(asset, key).exists()
+
+    def read(self, asset: str, key: str) -> pl.DataFrame:
+        """The stored partition; MissingPartitionError (naming it) when it was never written."""
+        path = self.path(asset, key)
+        try:
+            if self.is_local:
+                # One open handle pins one version of the file: a lazy scan opens the path
+                # twice, and a concurrent rename in between pairs one footer with other pages.
+                with open(_local(path), "rb") as handle:
+                    return pl.read_parquet(handle)
+            with path.open("rb") as handle:
+                return pl.read_parquet(handle)
+        except FileNotFoundError:
+            raise MissingPartitionError(f"{asset}[{key}] was never written ({path})") from None
+
+    def read_if_exists(self, asset: str, key: str) -> pl.DataFrame | None:
+        try:
+            return self.read(asset, key)
+        except MissingPartitionError:
+            return None
+
+    def stored_keys(self, asset: str, keys: Sequence[str]) -> list[str]:
+        """Those of `keys` that have a file (one listing, not one request per key)."""
+        folder = self.root / asset
+        try:
+            present = {p.name.removesuffix(".parquet") for p in folder.iterdir()}
+        except FileNotFoundError:
+            return []
+        return [k for k in keys if k in present]
+
+    def write(self, asset: str, key: str, frame: pl.DataFrame) -> UPath:
+        """Publish `frame` whole or not at all: temp file + rename locally; one PUT remotely."""
+        path = self.path(asset, key)
+        if not self.is_local:
+            with path.open("wb") as handle:
+                frame.write_parquet(handle, compression="zstd", statistics=True)
+            return path
+        final = _local(path)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        tmp = f"{os.path.dirname(final)}/.{os.path.basename(final)}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(tmp, "wb") as handle:
+                frame.write_parquet(handle, compression="zstd", statistics=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+
+class StoredPartitions(Mapping[str, pl.DataFrame]):
+    """Partitions of one asset, read from the store when looked up (never all at once).
+
+    What a step receives for an upstream asset: a range of 20 years costs nothing until the
+    step asks for a chunk of days, so memory follows the chunk, not the range.
+    """
+
+    def __init__(self, store: PartitionStore, asset: str, keys: Sequence[str]):
+        self.store, self.asset, self._keys = store, asset, list(keys)
+        self._known = set(self._keys)
+
+    def __getitem__(self, key: str) -> pl.DataFrame:
+        if key not in self._known:
+            raise KeyError(key)
+        return self.store.read(self.asset, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def frames(self, keys: Sequence[str]) -> list[pl.DataFrame]:
+        return [self[k] for k in keys]
+
+
+def check_local_data_dir(path: str) -> None:
+    """Refuse a data directory that is inside the package or cannot be written."""
+    resolved = os.path.realpath(path)
+    if os.path.commonpath([resolved, PACKAGE_DIR]) == PACKAGE_DIR:
+        raise DataDirError(
+            f"DATA_DIR={path!r} is inside the source tree ({PACKAGE_DIR}); "
+            "point it outside the package, e.g. ./data"
+        )
+    existing = resolved
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.access(existing, os.W_OK | os.X_OK) or not os.path.isdir(existing):
+        raise DataDirError(f"DATA_DIR={path!r} is not a writable directory ({existing})")
+
+
+def _is_local(path: UPath) -> bool:
+    return path.protocol in ("", "file", "local")
+
+
+def _local(path: UPath) -> str:
+    return os.fspath(path.path if hasattr(path, "path") else path)
