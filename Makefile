@@ -4,10 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DAYS ?= 20
 export DATA_DIR ?= $(CURDIR)/data
-export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
-# One planned event per asset for a range run (see stockmonitor_assets/__init__.py); here so
-# that `dagster dev`'s webserver and daemon, which create runs, use it too.
-export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
 .PHONY: demo test ui lint bench
 
@@ -23,12 +19,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-# The embedded instance (Dagster's SQLite storage, batched event writes); kept if present.
-$(DAGSTER_HOME)/dagster.yaml:
-	@mkdir -p $(DAGSTER_HOME)
-	cp stockmonitor_assets/embedded_instance.yaml $@
-
-demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+demo: $(VENV)/.installed
 	@mkdir -p logs
 	@range=$$($(BIN)/python -c "from stockmonitor_assets.trading_calendar import recent_range; \
 	a, b = recent_range($(DEMO_DAYS)); print(f'{a}...{b}')"); \
@@ -42,7 +33,7 @@ demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	@echo "Read them with polars:  pl.read_parquet('$(DATA_DIR)/scores/*.parquet')"
 	@echo "Open the Dagster UI:    make ui   (then browse http://127.0.0.1:3000; run log: logs/demo.log)"
 
-ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+ui: $(VENV)/.installed
 	$(BIN)/dagster dev -m stockmonitor_assets.definitions -h 127.0.0.1 -p 3000
 
 test: $(VENV)/.installed-dev

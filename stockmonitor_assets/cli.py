@@ -18,7 +18,6 @@ import dagster as dg
 import yaml
 
 from stockmonitor_assets import settings
-from stockmonitor_assets.instance import prepare_home
 from stockmonitor_assets.run_request import (
     CONFIG_KEYS,
     PartitionRange,
@@ -29,7 +28,6 @@ from stockmonitor_assets.run_request import (
     select_partitions,
 )
 
-LOCAL_DAGSTER_HOME = ".dagster_home"
 # Step events go to the run's event log (and the UI); the terminal shows the progress bar.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -179,10 +177,15 @@ def _range_tags(selected: PartitionRange) -> dict[str, str]:
 
 
 def _instance() -> dg.DagsterInstance:
-    """The instance the UI reads: $DAGSTER_HOME, else ./.dagster_home (set up as embedded)."""
-    if not settings.get("DAGSTER_HOME"):
-        os.environ["DAGSTER_HOME"] = str(prepare_home(Path(LOCAL_DAGSTER_HOME).resolve()))
-    return dg.DagsterInstance.get()
+    """The instance the UI reads: $DAGSTER_HOME's, else the dagster.yaml of this directory
+    (the repo root's keeps everything under ./.dagster_home), as Dagster's own CLI does."""
+    if settings.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    if not Path("dagster.yaml").exists():
+        raise click.ClickException(
+            "no Dagster instance: run from the repo root (its dagster.yaml) or set DAGSTER_HOME"
+        )
+    return dg.DagsterInstance.from_config(os.getcwd())
 
 
 def _defs() -> dg.Definitions:
