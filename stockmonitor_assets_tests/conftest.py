@@ -12,6 +12,7 @@ import pytest
 from stockmonitor_assets.assets import market
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.resources import MarketDataResource
+from stockmonitor_assets.thresholds import QualityThresholds
 
 # Tests (and the subprocesses they start) keep the demo market's year cache out of $HOME.
 os.environ.setdefault("CACHE_DIR", tempfile.mkdtemp(prefix="stockmonitor-test-cache-"))
@@ -45,6 +46,7 @@ class Pipeline:
         self.resources = {
             "io_manager": PartitionedParquetIOManager(base_dir=str(data_dir)),
             "market_data": source if isinstance(source, MarketDataResource) else inject(source),
+            "quality": QualityThresholds(),
         }
 
     def materialize(self, assets, first: str, last: str | None = None, **kwargs):
