@@ -81,8 +81,7 @@ class TableSchema:
             broken = frame.filter(met.fill_null(True).not_())
             if len(broken):
                 raise SchemaViolation(
-                    f"{self.name}: {len(broken)} row(s) break '{name}', "
-                    f"e.g. {self._sample(broken)}"
+                    f"{self.name}: {len(broken)} row(s) break '{name}', e.g. {self._sample(broken)}"
                 )
 
     def _sample(self, rows: pl.DataFrame, n: int = 5) -> list[dict]:

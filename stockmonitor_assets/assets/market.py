@@ -108,7 +108,9 @@ def completed_ohlcv(
             key, last_known = partition_key(day), state["last_known"]
             universe, raw = instruments[key], raw_ohlcv[key]
             extra = _bootstrap(source, day, universe, raw, last_known)
-            frames[key] = completion.complete_day(day, universe, raw, pl.concat([last_known, extra]))
+            frames[key] = completion.complete_day(
+                day, universe, raw, pl.concat([last_known, extra])
+            )
             state["last_known"] = completion.last_known_from(frames[key])
         return frames
 
@@ -162,7 +164,9 @@ def _require_known_targets(
     """A target stock listed on neither end of the run's days is a typo, not an empty day."""
     if not targets:
         return
-    listed = set().union(*(set(source.instruments(d)["order_book_id"]) for d in {days[0], days[-1]}))
+    listed = set().union(
+        *(set(source.instruments(d)["order_book_id"]) for d in {days[0], days[-1]})
+    )
     unknown = sorted(set(targets) - listed)
     if unknown:
         raise dg.Failure(

@@ -87,9 +87,7 @@ class DayStream:
             frames = self.compute(chunk)
             for key in map(partition_key, chunk):
                 frame = frames[key]
-                self.context.add_asset_metadata(
-                    partition_metadata(frame, table), partition_key=key
-                )
+                self.context.add_asset_metadata(partition_metadata(frame, table), partition_key=key)
                 for name, judge in self.judges.items():
                     self.verdicts[name][key] = judge(key, frame)
                 self.written += 1
