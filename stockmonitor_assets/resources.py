@@ -1,4 +1,7 @@
-"""Dagster resources: the market-data source, configured from the environment."""
+"""Dagster resources: the market-data source, configured from the environment only."""
+
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -64,3 +67,33 @@ def market_data_from_env() -> MarketDataResource:
         rqdatac_base_url=settings.get(settings.RQDATAC_BASE_URL),
         **secrets,
     )
+
+
+def fixed_by_environment(
+    resources: Mapping[str, dg.ConfigurableResource],
+) -> dict[str, dg.ResourceDefinition]:
+    """Each resource with the configuration it was built with, and an empty config schema.
+
+    Dagster's UI has no login, and Pythonic resources take their values as *defaults* that
+    a run's config may override: anyone who reaches the UI could launch a run pointing
+    `database.host`, `market_data.rqdatac_base_url` or `io_manager.base_dir` at their own
+    server, with the credentials attached as `{env: ...}`. Fixed here, such a run is refused
+    before it starts (Dagster's config check names the field: "Received unexpected config
+    entries ... at path root:resources:<name>:config"). Secrets stay `{env: NAME}`, resolved
+    in the run process and never shown.
+    """
+    return {name: _fixed(resource) for name, resource in resources.items()}
+
+
+def _fixed(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
+    config = _launch_config(resource)
+    return dg.configured(type(resource), config_schema={})(lambda _: config)
+
+
+def _launch_config(resource: dg.ConfigurableResource) -> dict[str, Any]:
+    """The values the resource was built with, as run config: an `EnvVar` is `{env: NAME}`."""
+    values = {name: getattr(resource, name) for name in resource.model_dump(exclude_unset=True)}
+    return {
+        name: {"env": value.env_var_name} if isinstance(value, dg.EnvVar) else value
+        for name, value in values.items()
+    }
