@@ -128,7 +128,6 @@ _FACTORS = frames.factors(FACTORS)
 
 # SDK exception types -> what the pipeline does about them.
 _TRANSIENT = (rq_errors.InternalError, ConnectionError, TimeoutError)
-_REJECTED = (rq_errors.AuthenticationFailed, rq_errors.PermissionDenied)
 
 
 @dataclass(frozen=True)
@@ -301,13 +300,22 @@ class RiceQuantSource:
         )
 
     def _invoke(self, function: str, kwargs: dict[str, Any]) -> Any:
+        """One SDK call; its errors become `SourceError`s that carry no SDK exception.
+
+        The SDK's message may quote the password or license key, and Dagster stores the
+        whole chain (`__cause__` and `__context__`) in the event log, shown in the UI: the
+        translated error is raised outside the `except` block, with a redacted message only.
+        """
         try:
             return getattr(self._sdk_module(), function)(**kwargs)
         except Exception as exc:
             translated = self._translate(exc, function)
-            if translated is None:
-                raise
-            raise translated from (None if isinstance(exc, _REJECTED) else exc)
+            if translated is None and not self._reveals_secret(exc):
+                raise  # a programming error without secrets: keep its traceback
+            translated = translated or SourceError(
+                f"RQDatac {function} failed: {self._redact(f'{type(exc).__name__}: {exc}')}"
+            )
+        raise translated from None
 
     def _translate(self, exc: Exception, function: str) -> SourceError | None:
         detail = self._redact(f"{type(exc).__name__}: {exc}")
@@ -342,6 +350,16 @@ class RiceQuantSource:
     def _redact(self, text: str) -> str:
         secret = self._credentials.password
         return text.replace(secret, "***") if secret else text
+
+    def _reveals_secret(self, exc: BaseException) -> bool:
+        """Whether the secret appears anywhere in `exc`'s chain (messages and reprs)."""
+        secret, visited = self._credentials.password, set()
+        while exc is not None and id(exc) not in visited:
+            if secret and (secret in str(exc) or secret in repr(exc)):
+                return True
+            visited.add(id(exc))
+            exc = exc.__cause__ or exc.__context__
+        return False
 
     def _ensure_init(self) -> None:
         """`rqdatac.init` once in this process; a forked child initializes again."""
