@@ -13,7 +13,8 @@ Behaviour:
   message saying what to set or when the quota resets. No secret reaches a message.
 - With `cache_dir`, every SDK response about fully published days (as-of day < today,
   Asia/Shanghai) is stored as Parquet, keyed by function and normalized arguments, so
-  re-running a partition makes no network call.
+  re-running a partition makes no network call (`ricequant_cache`: private folders, and
+  an unreadable file is fetched again).
 - Suspended days come back from `get_price(skip_suspended=False)` with volume 0: they
   are dropped here; the completion step marks them `suspended`.
 - Fundamentals are point in time: `get_pit_financials_ex(..., date=D)` returns only
@@ -24,8 +25,6 @@ Behaviour:
 """
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import os
 import threading
@@ -40,6 +39,7 @@ from rqdatac.share import errors as rq_errors
 
 from stockmonitor_assets import settings
 from stockmonitor_assets.schemas import BOARDS, EX_FACTORS, FUNDAMENTALS, INSTRUMENTS, SOURCE_BARS
+from stockmonitor_assets.sources import ricequant_cache as cache
 from stockmonitor_assets.sources import ricequant_frames as frames
 from stockmonitor_assets.sources.base import (
     AuthenticationError,
@@ -51,7 +51,6 @@ from stockmonitor_assets.sources.base import (
 from stockmonitor_assets.sources.retry import RetryPolicy, retry
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-CACHE_VERSION = 1
 DEFAULT_RETRY = RetryPolicy(attempts=5, base_delay=1.0, max_delay=30.0, jitter=0.5)
 logger = logging.getLogger(__name__)
 
@@ -282,12 +281,13 @@ class RiceQuantSource:
         call = SDK_CALLS[name]
         kwargs = call.kwargs(**args)
         path = self._cache_path(call.function, kwargs) if as_of < self._today() else None
-        if path is not None and path.exists():
-            return pl.read_parquet(path)
+        cached = cache.read_cached(path) if path is not None else None
+        if cached is not None:
+            return cached
         self._ensure_init()
         frame = convert(self._with_retry(call.function, kwargs))
         if path is not None:
-            _write_atomically(frame, path)
+            cache.write_cached(frame, path, self._cache_dir)
         return frame
 
     def _with_retry(self, function: str, kwargs: dict[str, Any]) -> Any:
@@ -420,15 +420,7 @@ class RiceQuantSource:
         return self._now().date()
 
     def _cache_path(self, function: str, kwargs: dict[str, Any]) -> Path | None:
-        if self._cache_dir is None:
-            return None
-        request = json.dumps(
-            {"v": CACHE_VERSION, "function": function, "kwargs": kwargs},
-            sort_keys=True,
-            default=str,
-        )
-        digest = hashlib.sha256(request.encode()).hexdigest()[:32]
-        return self._cache_dir / "rqdatac" / function / f"{digest}.parquet"
+        return cache.cache_path(self._cache_dir, function, kwargs) if self._cache_dir else None
 
 
 def _fundamentals(latest: pl.DataFrame, caps: pl.DataFrame, day: dt.date) -> pl.DataFrame:
@@ -465,10 +457,3 @@ def _parse_address(base_url: str) -> str:
     if not host or not port.isdigit():
         raise ValueError(f"{settings.RQDATAC_BASE_URL}={base_url!r} is not host:port")
     return f"{host}:{port}"
-
-
-def _write_atomically(frame: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)
