@@ -20,9 +20,9 @@ def scores_table(
     rows = 0
     with database.connect() as conn:
         if scores:
-            ensure_table(conn, next(iter(scores.values())).schema)
+            ensure_table(conn, next(iter(scores.values())).schema, timeouts=database.timeouts)
         for key, frame in sorted(scores.items()):
-            rows += replace_day(conn, partition_date(key), frame)
+            rows += replace_day(conn, partition_date(key), frame, timeouts=database.timeouts)
     return dg.MaterializeResult(
         metadata={
             "table": SCORES_TABLE,
