@@ -8,12 +8,16 @@ TLS is configurable (`DB_SSLMODE`) and reaches libpq. A throwaway database is us
 
 import datetime as dt
 import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import psycopg2
 import pytest
+import yaml
 
 from stockmonitor_assets.database import (
     DatabaseTimeoutError,
@@ -226,3 +230,19 @@ def test_db_sslmode_is_read_from_the_environment_and_validated(monkeypatch):
     monkeypatch.setenv("DB_SSLMODE", "verify_full")
     with pytest.raises(ValueError, match="DB_SSLMODE.*'verify_full'.*verify-full"):
         postgres_from_env()
+
+
+def test_pgsslmode_reaches_the_dagster_instances_own_connections(database_name, monkeypatch):
+    """deploy/ sets PGSSLMODE from DB_SSLMODE: dagster.yaml's `params:` takes no `{env:}`."""
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "dagster.yaml").read_text())
+    env = {"DB_HOST": "127.0.0.1", "DB_PORT": "5432", "DB_USER": "postgres"}
+    env |= {"DB_PASSWORD": "unused", "DB_NAME": database_name, "LOG_DIR": tempfile.mkdtemp()}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PGSSLMODE", "require")
+    with pytest.raises(Exception, match="retries for DB connection"):
+        with dg.instance_for_test(temp_dir=tempfile.mkdtemp(), overrides=config):
+            pass
+    monkeypatch.setenv("PGSSLMODE", "disable")
+    with dg.instance_for_test(temp_dir=tempfile.mkdtemp(), overrides=config) as instance:
+        assert instance.get_runs_count() == 0
