@@ -20,6 +20,7 @@ def check_setup() -> tuple[list[str], list[str]]:
         _data_dir,
         _database_reachable,
         _dagster_home,
+        _alert_webhook,
     ]
     problems = [p for p in (_safely(check) for check in checks) if p]
     warnings = [w for w in [_safely(_calendar_coverage)] if w]
@@ -49,10 +50,21 @@ def _settings_parse() -> str | None:
 def _source_credentials() -> str | None:
     kind = settings.source_kind()
     if kind == "rqdatac":
+        from stockmonitor_assets.resources import (
+            MarketDataResource,
+            as_a_run_reads_it,
+            rqdatac_login_from_env,
+        )
         from stockmonitor_assets.sources.ricequant import Credentials
 
-        key, user, password = (settings.get(v) for v in settings.RQDATAC_SECRETS)
-        Credentials.from_settings(key, user, password, settings.get(settings.RQDATAC_BASE_URL))
+        # The login a run will use, read as the run reads it.
+        source = as_a_run_reads_it(MarketDataResource(**rqdatac_login_from_env()))
+        Credentials.from_settings(
+            source.rqdatac_api_key,
+            source.rqdatac_username,
+            source.rqdatac_password,
+            source.rqdatac_base_url,
+        )
     if kind == "files":
         files_dir = settings.get(settings.FILES_DIR)
         if not files_dir or not Path(files_dir).is_dir():
@@ -72,22 +84,26 @@ def _data_dir() -> str | None:
 def _database_reachable() -> str | None:
     if not settings.database_configured():
         return None
-    from stockmonitor_assets.database import PostgresResource
+    from stockmonitor_assets.database import postgres_from_env
+    from stockmonitor_assets.resources import as_a_run_reads_it
 
-    db = PostgresResource(
-        host=settings.get("DB_HOST"),
-        port=settings.int_setting("DB_PORT", 5432),
-        database=settings.get("DB_NAME", "stockmonitor"),
-        user=settings.get("DB_USER", "postgres"),
-        password=settings.get("DB_PASSWORD"),
-        connect_timeout_s=5,
-    )
+    db = as_a_run_reads_it(postgres_from_env())  # the connection a run will open
     try:
         with db.connect() as conn, conn.cursor() as cur:
             cur.execute("SELECT 1")
     except Exception as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return f"database {db.host}:{db.port}/{db.database} is not reachable: {first_line}"
+    return None
+
+
+def _alert_webhook() -> str | None:
+    """The webhook URL is refused here as the sensor would refuse it (never printed)."""
+    from stockmonitor_assets.alerts import check_webhook_url
+
+    url = settings.get(settings.ALERT_WEBHOOK)
+    if url:
+        check_webhook_url(url)
     return None
 
 

@@ -13,7 +13,7 @@ from stockmonitor_assets.automation import automation_sensor, with_automation
 from stockmonitor_assets.database import postgres_from_env
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.jobs import build_jobs, source_tags
-from stockmonitor_assets.resources import market_data_from_env
+from stockmonitor_assets.resources import fixed_by_environment, market_data_from_env
 from stockmonitor_assets.thresholds import thresholds_from_env
 
 
@@ -30,12 +30,16 @@ def build_defs() -> dg.Definitions:
             freshness.scores_freshness_sensor,
             alerts.run_failure_alert,
         ],
-        resources={
-            "io_manager": PartitionedParquetIOManager(base_dir=settings.data_dir()),
-            "market_data": market_data_from_env(),
-            "database": postgres_from_env(),
-            "quality": thresholds_from_env(),
-        },
+        # Run config cannot redirect a resource (or its credentials) anywhere else.
+        resources=fixed_by_environment(
+            {
+                "io_manager": PartitionedParquetIOManager(base_dir=settings.data_dir()),
+                "market_data": market_data_from_env(),
+                "database": postgres_from_env(),
+            }
+        )
+        # Thresholds are no destination or secret: run config may tighten or relax them.
+        | {"quality": thresholds_from_env()},
         # Polars already uses every core; a subprocess per step costs ~0.7 s each (DESIGN §6).
         executor=dg.in_process_executor,
     )

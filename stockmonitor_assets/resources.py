@@ -1,4 +1,7 @@
-"""Dagster resources: the market-data source, configured from the environment."""
+"""Dagster resources: the market-data source, configured from the environment only."""
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -6,6 +9,8 @@ from pydantic import PrivateAttr
 from stockmonitor_assets import settings
 from stockmonitor_assets.sources.base import MarketDataSource
 from stockmonitor_assets.sources.retry import RetryingSource
+
+R = TypeVar("R", bound=dg.ConfigurableResource)
 
 
 class MarketDataResource(dg.ConfigurableResource):
@@ -46,6 +51,18 @@ class MarketDataResource(dg.ConfigurableResource):
 
 def market_data_from_env() -> MarketDataResource:
     """The resource as the environment describes it; secrets stay `EnvVar`s (hidden in the UI)."""
+    return MarketDataResource(
+        source=settings.source_kind(),
+        demo_seed=settings.int_setting(settings.DEMO_SEED, settings.DEFAULT_DEMO_SEED, 0),
+        universe_size=settings.int_setting(settings.UNIVERSE_SIZE, settings.DEFAULT_UNIVERSE_SIZE),
+        files_dir=settings.get(settings.FILES_DIR),
+        cache_dir=str(settings.cache_dir()),
+        **rqdatac_login_from_env(),
+    )
+
+
+def rqdatac_login_from_env() -> dict[str, Any]:
+    """RQDatac's server and the secrets that are set, as `EnvVar`s (runs and validate)."""
     secrets = {
         field: dg.EnvVar(var)
         for field, var in zip(
@@ -55,12 +72,50 @@ def market_data_from_env() -> MarketDataResource:
         )
         if settings.get(var)
     }
-    return MarketDataResource(
-        source=settings.source_kind(),
-        demo_seed=settings.int_setting(settings.DEMO_SEED, settings.DEFAULT_DEMO_SEED, 0),
-        universe_size=settings.int_setting(settings.UNIVERSE_SIZE, settings.DEFAULT_UNIVERSE_SIZE),
-        files_dir=settings.get(settings.FILES_DIR),
-        cache_dir=str(settings.cache_dir()),
-        rqdatac_base_url=settings.get(settings.RQDATAC_BASE_URL),
-        **secrets,
-    )
+    return {"rqdatac_base_url": settings.get(settings.RQDATAC_BASE_URL), **secrets}
+
+
+def fixed_by_environment(
+    resources: Mapping[str, dg.ConfigurableResource],
+) -> dict[str, dg.ResourceDefinition]:
+    """Each resource with the configuration it was built with, and an empty config schema.
+
+    Dagster's UI has no login, and Pythonic resources take their values as *defaults* that
+    a run's config may override: anyone who reaches the UI could launch a run pointing
+    `database.host`, `market_data.rqdatac_base_url` or `io_manager.base_dir` at their own
+    server, with the credentials attached as `{env: ...}`. Fixed here, such a run is refused
+    before it starts (Dagster's config check names the field: "Received unexpected config
+    entries ... at path root:resources:<name>:config"). Secrets stay `{env: NAME}`, resolved
+    in the run process and never shown.
+    """
+    return {name: _fixed(resource) for name, resource in resources.items()}
+
+
+def _fixed(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
+    config = _launch_config(resource)
+    return dg.configured(type(resource), config_schema={})(lambda _: config)
+
+
+def as_a_run_reads_it(resource: R) -> R:
+    """`resource` with each `EnvVar` replaced by its value, read as Dagster reads it for a
+    run: raw (`os.environ`, not trimmed). `stockmonitor validate` checks this very object,
+    so it accepts exactly the secrets and settings runs will use.
+    """
+    values = {
+        name: value.get_value() if isinstance(value, dg.EnvVar) else value
+        for name, value in _given_values(resource).items()
+    }
+    return type(resource)(**values)
+
+
+def _launch_config(resource: dg.ConfigurableResource) -> dict[str, Any]:
+    """The values the resource was built with, as run config: an `EnvVar` is `{env: NAME}`."""
+    return {
+        name: {"env": value.env_var_name} if isinstance(value, dg.EnvVar) else value
+        for name, value in _given_values(resource).items()
+    }
+
+
+def _given_values(resource: dg.ConfigurableResource) -> dict[str, Any]:
+    """The fields set when the resource was built (an `EnvVar` stays one)."""
+    return {name: getattr(resource, name) for name in resource.model_dump(exclude_unset=True)}

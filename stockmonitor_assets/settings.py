@@ -124,3 +124,17 @@ def time_setting(name: str, default: str) -> dt.time:
         return dt.datetime.strptime(raw, "%H:%M").time()
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a time of day (expected HH:MM)") from None
+
+
+# Postgres connection security and timeouts for stock_scores (database.py). The Dagster
+# instance reads the same TLS mode through libpq's PGSSLMODE (docs/production.md).
+DB_SSLMODE = "DB_SSLMODE"
+DB_SSLROOTCERT = "DB_SSLROOTCERT"
+DB_LOCK_TIMEOUT = "DB_LOCK_TIMEOUT_S"
+DB_STATEMENT_TIMEOUT = "DB_STATEMENT_TIMEOUT_S"
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+DEFAULT_DB_LOCK_TIMEOUT_S = 30
+DEFAULT_DB_STATEMENT_TIMEOUT_S = 300
+
+# Alert webhook transport (alerts.py): https only, unless a local receiver is allowed.
+ALERT_WEBHOOK_ALLOW_HTTP = "STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP"

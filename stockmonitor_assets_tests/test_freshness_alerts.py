@@ -77,6 +77,7 @@ def test_alert_is_written_and_posted_to_the_webhook(tmp_path, monkeypatch):
     threading.Thread(target=server.handle_request, daemon=True).start()
     monkeypatch.setenv("LOG_DIR", str(tmp_path))
     monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/")
+    monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP", "1")  # a local receiver
     alerts.deliver({"job": "j", "run_id": "r"}, dg.get_dagster_logger())
     server.server_close()
     assert json.loads((tmp_path / alerts.ALERTS_FILE).read_text()) == {"job": "j", "run_id": "r"}
@@ -86,6 +87,7 @@ def test_alert_is_written_and_posted_to_the_webhook(tmp_path, monkeypatch):
 def test_unreachable_webhook_never_raises(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("LOG_DIR", str(tmp_path))
     monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK", "http://127.0.0.1:9/hook?token=secret")
+    monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP", "1")
     alerts.deliver({"job": "j"}, dg.get_dagster_logger())
     assert (tmp_path / alerts.ALERTS_FILE).exists()
     assert "token=secret" not in caplog.text

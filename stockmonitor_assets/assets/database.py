@@ -21,9 +21,9 @@ def scores_table(
     with database.connect() as conn:
         keys = sorted(scores)
         if keys:
-            ensure_table(conn, scores[keys[0]].schema)
+            ensure_table(conn, scores[keys[0]].schema, timeouts=database.timeouts)
         for key in keys:  # one day in memory at a time
-            rows += replace_day(conn, partition_date(key), scores[key])
+            rows += replace_day(conn, partition_date(key), scores[key], timeouts=database.timeouts)
     return dg.MaterializeResult(
         metadata={
             "table": SCORES_TABLE,

@@ -13,7 +13,8 @@ Behaviour:
   message saying what to set or when the quota resets. No secret reaches a message.
 - With `cache_dir`, every SDK response about fully published days (as-of day < today,
   Asia/Shanghai) is stored as Parquet, keyed by function and normalized arguments, so
-  re-running a partition makes no network call.
+  re-running a partition makes no network call (`ricequant_cache`: private folders, and
+  an unreadable file is fetched again).
 - Suspended days come back from `get_price(skip_suspended=False)` with volume 0: they
   are dropped here; the completion step marks them `suspended`.
 - Fundamentals are point in time: `get_pit_financials_ex(..., date=D)` returns only
@@ -24,8 +25,6 @@ Behaviour:
 """
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import os
 import threading
@@ -40,6 +39,7 @@ from rqdatac.share import errors as rq_errors
 
 from stockmonitor_assets import settings
 from stockmonitor_assets.schemas import BOARDS, EX_FACTORS, FUNDAMENTALS, INSTRUMENTS, SOURCE_BARS
+from stockmonitor_assets.sources import ricequant_cache as cache
 from stockmonitor_assets.sources import ricequant_frames as frames
 from stockmonitor_assets.sources.base import (
     AuthenticationError,
@@ -51,7 +51,6 @@ from stockmonitor_assets.sources.base import (
 from stockmonitor_assets.sources.retry import RetryPolicy, retry
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-CACHE_VERSION = 1
 DEFAULT_RETRY = RetryPolicy(attempts=5, base_delay=1.0, max_delay=30.0, jitter=0.5)
 logger = logging.getLogger(__name__)
 
@@ -128,7 +127,6 @@ _FACTORS = frames.factors(FACTORS)
 
 # SDK exception types -> what the pipeline does about them.
 _TRANSIENT = (rq_errors.InternalError, ConnectionError, TimeoutError)
-_REJECTED = (rq_errors.AuthenticationFailed, rq_errors.PermissionDenied)
 
 
 @dataclass(frozen=True)
@@ -283,12 +281,13 @@ class RiceQuantSource:
         call = SDK_CALLS[name]
         kwargs = call.kwargs(**args)
         path = self._cache_path(call.function, kwargs) if as_of < self._today() else None
-        if path is not None and path.exists():
-            return pl.read_parquet(path)
+        cached = cache.read_cached(path) if path is not None else None
+        if cached is not None:
+            return cached
         self._ensure_init()
         frame = convert(self._with_retry(call.function, kwargs))
         if path is not None:
-            _write_atomically(frame, path)
+            cache.write_cached(frame, path, self._cache_dir)
         return frame
 
     def _with_retry(self, function: str, kwargs: dict[str, Any]) -> Any:
@@ -301,13 +300,22 @@ class RiceQuantSource:
         )
 
     def _invoke(self, function: str, kwargs: dict[str, Any]) -> Any:
+        """One SDK call; its errors become `SourceError`s that carry no SDK exception.
+
+        The SDK's message may quote the password or license key, and Dagster stores the
+        whole chain (`__cause__` and `__context__`) in the event log, shown in the UI: the
+        translated error is raised outside the `except` block, with a redacted message only.
+        """
         try:
             return getattr(self._sdk_module(), function)(**kwargs)
         except Exception as exc:
             translated = self._translate(exc, function)
-            if translated is None:
-                raise
-            raise translated from (None if isinstance(exc, _REJECTED) else exc)
+            if translated is None and not self._reveals_secret(exc):
+                raise  # a programming error without secrets: keep its traceback
+            translated = translated or SourceError(
+                f"RQDatac {function} failed: {self._redact(f'{type(exc).__name__}: {exc}')}"
+            )
+        raise translated from None
 
     def _translate(self, exc: Exception, function: str) -> SourceError | None:
         detail = self._redact(f"{type(exc).__name__}: {exc}")
@@ -342,6 +350,16 @@ class RiceQuantSource:
     def _redact(self, text: str) -> str:
         secret = self._credentials.password
         return text.replace(secret, "***") if secret else text
+
+    def _reveals_secret(self, exc: BaseException) -> bool:
+        """Whether the secret appears anywhere in `exc`'s chain (messages and reprs)."""
+        secret, visited = self._credentials.password, set()
+        while exc is not None and id(exc) not in visited:
+            if secret and (secret in str(exc) or secret in repr(exc)):
+                return True
+            visited.add(id(exc))
+            exc = exc.__cause__ or exc.__context__
+        return False
 
     def _ensure_init(self) -> None:
         """`rqdatac.init` once in this process; a forked child initializes again."""
@@ -402,15 +420,7 @@ class RiceQuantSource:
         return self._now().date()
 
     def _cache_path(self, function: str, kwargs: dict[str, Any]) -> Path | None:
-        if self._cache_dir is None:
-            return None
-        request = json.dumps(
-            {"v": CACHE_VERSION, "function": function, "kwargs": kwargs},
-            sort_keys=True,
-            default=str,
-        )
-        digest = hashlib.sha256(request.encode()).hexdigest()[:32]
-        return self._cache_dir / "rqdatac" / function / f"{digest}.parquet"
+        return cache.cache_path(self._cache_dir, function, kwargs) if self._cache_dir else None
 
 
 def _fundamentals(latest: pl.DataFrame, caps: pl.DataFrame, day: dt.date) -> pl.DataFrame:
@@ -447,10 +457,3 @@ def _parse_address(base_url: str) -> str:
     if not host or not port.isdigit():
         raise ValueError(f"{settings.RQDATAC_BASE_URL}={base_url!r} is not host:port")
     return f"{host}:{port}"
-
-
-def _write_atomically(frame: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)
