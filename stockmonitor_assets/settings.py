@@ -93,11 +93,13 @@ def database_configured() -> bool:
 
 def sync_cron() -> str:
     """The cron (Asia/Shanghai) on which source assets sync the latest published trading day."""
-    from dagster._utils.schedules import is_valid_cron_schedule
+    import dagster as dg
 
     cron = get(SYNC_CRON, DEFAULT_SYNC_CRON)
-    if not is_valid_cron_schedule(cron):
-        raise ValueError(f"{SYNC_CRON}={cron!r} is not a valid cron expression")
+    try:  # Dagster's own cron parser, through its public API
+        dg.ScheduleDefinition(name="sync_cron", cron_schedule=cron, target=dg.AssetSelection.all())
+    except dg.DagsterInvalidDefinitionError:
+        raise ValueError(f"{SYNC_CRON}={cron!r} is not a valid cron expression") from None
     return cron
 
 
