@@ -1,8 +1,9 @@
 """The Polars Parquet IO manager: one file per asset and trading day, written atomically.
 
-An output is a `DayStream` (a range computed chunk by chunk), a `{partition_key: frame}`
-dict or, for a one-day run, a frame. Each partition is conformed to its contract in
-`schemas.py` and published whole (`storage.PartitionStore`). An input is a
+An output is a `DayStream` (a range computed chunk by chunk, each day conformed as it is
+computed), a `{partition_key: frame}` dict or, for a one-day run, a frame (conformed here).
+Every partition meets its contract in `schemas.py` and is published whole
+(`storage.PartitionStore`). An input is a
 `StoredPartitions` mapping that reads each partition when the step looks it up, so a
 20-year range costs no memory until a step asks for a chunk of it.
 
@@ -41,8 +42,9 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         asset = context.asset_key.to_user_string()
         keys = list(context.asset_partition_keys)
         table, store, written = TABLES[asset], self.store, 0
+        conform = (lambda f: f) if getattr(obj, "conformed", False) else table.conform
         for key, frame in _partition_items(asset, keys, obj):
-            store.write(asset, key, table.conform(_collect(frame)))
+            store.write(asset, key, conform(_collect(frame)))
             written += 1
         context.add_output_metadata(
             {"path": dg.MetadataValue.path(str(store.root / asset)), "partitions_written": written}

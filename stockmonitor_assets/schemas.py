@@ -57,8 +57,8 @@ class TableSchema:
             raise SchemaViolation(f"{self.name}: missing column(s) {missing}")
         try:
             out = df.select(pl.col(c.name).cast(c.dtype, strict=True) for c in self.columns)
-        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
-            raise SchemaViolation(f"{self.name}: cannot cast to contract dtypes: {exc}") from exc
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
+            raise self._cast_violation(df) from None
         for c in self.columns:
             if not c.nullable and out[c.name].null_count():
                 rows = self._sample(out.filter(pl.col(c.name).is_null()))
@@ -75,6 +75,30 @@ class TableSchema:
                 )
         self._require_rules(out)
         return out.sort(list(self.key)) if self.key else out
+
+    def _cast_violation(self, df: pl.DataFrame) -> SchemaViolation:
+        """Which column cannot take its contract dtype, with a few offending rows."""
+        for c in self.columns:
+            try:
+                df.select(pl.col(c.name).cast(c.dtype, strict=True))
+            except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
+                value = pl.col(c.name)
+                converted = (
+                    value.is_in(c.dtype.categories.to_list())
+                    if isinstance(c.dtype, pl.Enum)
+                    else value.cast(c.dtype).is_not_null()
+                )
+                lost = value.is_not_null() & ~converted
+                try:
+                    bad = df.filter(lost)
+                except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
+                    bad = df  # no value converts (e.g. a list column): every row is wrong
+                return SchemaViolation(
+                    f"{self.name}: column '{c.name}' ({df.schema[c.name]}) cannot be {c.dtype} "
+                    f"in {len(bad)} row(s), e.g. {self._sample(bad)} "
+                    f"values {bad[c.name].head(3).to_list()}"
+                )
+        return SchemaViolation(f"{self.name}: cannot cast to the contract dtypes")
 
     def _require_rules(self, frame: pl.DataFrame) -> None:
         for name, met in self.rules:

@@ -63,10 +63,13 @@ class DayStream:
     """A step's partitions, computed chunk by chunk as the IO manager writes them.
 
     `compute(chunk_days)` returns `{partition_key: frame}` for one chunk. While the stream
-    is consumed, each day's metadata is attached to its own partition, `judges` give each
-    day a verdict (turned into the step's check results by `check_results`), and a progress
-    line is logged per chunk.
+    is consumed, each day's frame is conformed to its contract (so metadata and judges see
+    exactly what is written), its metadata is attached to its own partition, `judges` give
+    each day a verdict (turned into the step's check results by `check_results`), and a
+    progress line is logged per chunk.
     """
+
+    conformed = True  # the IO manager need not conform its frames again
 
     def __init__(
         self,
@@ -86,7 +89,7 @@ class DayStream:
         for chunk in chunks(self.days):
             frames = self.compute(chunk)
             for key in map(partition_key, chunk):
-                frame = frames[key]
+                frame = table.conform(frames[key])
                 self.context.add_asset_metadata(partition_metadata(frame, table), partition_key=key)
                 for name, judge in self.judges.items():
                     self.verdicts[name][key] = judge(key, frame)
