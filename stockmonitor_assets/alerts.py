@@ -196,9 +196,19 @@ def run_failure_alert(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     message = context.failure_event.message or "run failed"
     errors = [
-        f"{event.step_key}: {event.event_specific_data.error.message.strip()}"
+        f"{event.step_key}: {_with_causes(event.event_specific_data.error)}"
         for event in context.get_step_failure_events()
         if event.event_specific_data and event.event_specific_data.error
     ]
     now = dt.datetime.now(dt.UTC)
     deliver(alert_record(run.job_name, run.run_id, run.tags, message, now, errors), context.log)
+
+
+def _with_causes(error) -> str:
+    """An error's message and its causes' (Dagster wraps a failed write, e.g. a broken
+    contract, in its own error: the cause is what names the defect)."""
+    messages = []
+    while error is not None:
+        messages.append(error.message.strip())
+        error = error.cause
+    return " <- caused by: ".join(messages)
