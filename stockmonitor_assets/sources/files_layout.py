@@ -5,7 +5,6 @@ instead of raising at the first one, so one read reports everything wrong in eve
 `docs/files-source.md` is the user's description of the layout.
 """
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
