@@ -10,7 +10,8 @@ from stockmonitor_assets.transforms.limits import derive_price_limits
 D = dt.date
 
 
-def limits(board, day, prev_close, listed=D(2010, 1, 4), session=100, is_st=False):
+def limits(board, day, prev_close, listed=None, session=100, is_st=False):
+    listed = listed or D(2010, 1, 4)
     frame = pl.DataFrame(
         {
             "date": [day],
@@ -78,9 +79,7 @@ def test_registration_listings_trade_unlimited_for_five_sessions(board, listed, 
     ("board", "listed"),
     [("main", D(2023, 4, 7)), ("main", D(2019, 5, 6)), ("chinext", D(2020, 8, 21))],
 )
-def test_older_listings_have_a_first_day_band_of_plus_44_minus_36_of_the_issue_price(
-    board, listed
-):
+def test_older_listings_have_a_first_day_band_of_plus_44_minus_36_of_the_issue_price(board, listed):
     assert limits(board, listed, 10.0, listed=listed, session=1) == (14.4, 6.4)
     second = limits(board, listed + dt.timedelta(days=1), 14.4, listed=listed, session=2)
     assert second == (15.84, 12.96)

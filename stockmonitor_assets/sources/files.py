@@ -53,6 +53,7 @@ from stockmonitor_assets.sources.files_layout import (
     null_problems,
     range_problems,
     read_table,
+    without_echoes,
 )
 from stockmonitor_assets.transforms import bars as bar_rules
 from stockmonitor_assets.transforms.limits import derive_price_limits
@@ -202,7 +203,7 @@ class FilesSource:
             market_caps=table(MARKET_CAPS_TABLE).drop("_file"),
             trading_days=trading_days,
             factor_origin=origin,
-            problems=problems,
+            problems=without_echoes(problems),
         )
 
     def _read(self, spec: Table, required: bool = False) -> tuple[pl.DataFrame, list[Problem]]:

@@ -67,6 +67,8 @@ class Problem:
     text: str
     count: int = 1
     rows: tuple[str, ...] = ()
+    column: str = ""
+    kind: str = ""  # "cast": its cells were set to null, so their emptiness is not news
 
     def __str__(self) -> str:
         if not self.rows:
@@ -217,8 +219,15 @@ def _rows_problem(
     for (file,), rows in bad.group_by("_file", maintain_order=True):
         hint = f", e.g. {rows[example][0]}" if example else ""
         labels = tuple(rows.select(_label(table)).to_series().head(ROWS_NAMED))
-        problems.append(Problem(file, f"{prefix} {len(rows)} {what}{hint}", len(rows), labels))
+        text = f"{prefix} {len(rows)} {what}{hint}"
+        problems.append(Problem(file, text, len(rows), labels, prefix.split("'")[1]))
     return problems
+
+
+def without_echoes(problems: list[Problem]) -> list[Problem]:
+    """Drops the 'empty value' problems of cells that were empty because they failed a cast."""
+    cast = {(p.file, p.column) for p in problems if p.kind == "cast"}
+    return [p for p in problems if p.kind == "cast" or (p.file, p.column) not in cast]
 
 
 def _label(table: Table) -> pl.Expr:
@@ -270,7 +279,7 @@ def _cast(
     bad = column.filter(failed)
     rows = tuple(labels.filter(failed).head(ROWS_NAMED))
     text = f"column '{column.name}' has {len(bad)} value(s) that are not {dtype}, e.g. {bad[0]!r}"
-    return cast, Problem(file, text, len(bad), rows)
+    return cast, Problem(file, text, len(bad), rows, column.name, "cast")
 
 
 def _normalized_codes(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, Problem | None]:
