@@ -149,17 +149,29 @@ class FilesSource:
         """Where `adj_factor` comes from: the ex_factors table, inferred, or none."""
         return self._data.factor_origin
 
-    def problems(self, sessions: Sequence[dt.date] | None = None) -> list[Problem]:
-        """Everything wrong with the files, without raising; `sessions` (the exchange's
-        trading days) adds bar dates that are not sessions, or not in `trading_days`."""
+    def problems(
+        self, sessions: Sequence[dt.date] | None = None, since: dt.date | None = None
+    ) -> list[Problem]:
+        """Everything wrong with the files, without raising.
+
+        Also bar dates missing from the `trading_days` table, and with `sessions` (the
+        exchange calendar's trading days from `since` on) bar dates from `since` on that
+        are not sessions.
+        """
         loaded = self._load()
         found = list(loaded.problems)
         bar_dates = loaded.bars.select("date", "order_book_id", "_file")
         if self._path("trading_days") is not None:
             found += _dates_outside(bar_dates, loaded.trading_days["date"], "trading_days")
         if sessions is not None:
-            found += _dates_outside(bar_dates, pl.Series(sessions, dtype=pl.Date), "sessions")
+            judged = bar_dates.filter(pl.col("date") >= since) if since else bar_dates
+            found += _dates_outside(judged, pl.Series(sessions, dtype=pl.Date), "sessions")
         return found
+
+    def date_range(self) -> tuple[dt.date, dt.date] | None:
+        """First and last day with bars (read without raising), or None without bars."""
+        dates = self._load().bars["date"].drop_nulls()
+        return (dates.min(), dates.max()) if len(dates) else None
 
     # --- reading ------------------------------------------------------------------------
 

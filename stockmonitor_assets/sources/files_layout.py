@@ -296,7 +296,8 @@ def _normalized_codes(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, Pro
     if not bad:
         return frame, None
     text = f"column 'order_book_id' has {len(bad)} code(s) that are not stock codes"
-    return frame, Problem(file, text, len(bad), tuple(sorted(bad)[:ROWS_NAMED]))
+    named = tuple(sorted(bad)[:ROWS_NAMED])
+    return frame, Problem(file, text, len(bad), named, "order_book_id", "cast")
 
 
 def _report(problems: list) -> str:
