@@ -163,14 +163,17 @@ def test_missing_limits_are_derived_from_prev_close_and_given_ones_are_kept(tmp_
     ]
 
 
-def test_new_listing_has_no_limit_then_the_band_and_old_listings_44_percent(tmp_path):
+def test_new_listing_trades_unlimited_then_in_its_band_counting_sessions(tmp_path):
     instruments = INSTRUMENTS + "301000.XSHE,chinext,2024-01-02\n603000.XSHG,main,2023-03-01\n"
     header = "order_book_id,date,open,high,low,close,volume,prev_close\n"
-    rows = "".join(f"301000.XSHE,2024-01-{d:02d},10,10,10,10,1,10\n" for d in (2, 3, 4, 5, 8, 9))
-    source = market(tmp_path, {"b.csv": header + rows + "603000.XSHG,2024-01-09,10,10,10,10,1,10\n"},
-                    instruments)  # fmt: skip
-    bars = source.daily_bars(["301000.XSHE"], D(2024, 1, 1), D(2024, 1, 31))
-    assert bars["limit_up"].to_list() == [None] * 5 + [12.0]
+    days = ("02", "03", "04", "05", "08", "09")  # six sessions: unlimited for five
+    rows = [f"301000.XSHE,2024-01-{d},10,10,10,10,1,10\n" for d in days]
+    rows.append("603000.XSHG,2024-01-09,10,10,10,10,1,10\n")  # listed 2023: ±10 %
+    source = market(tmp_path, {"b.csv": header + "".join(rows)}, instruments)
+    new = source.daily_bars(["301000.XSHE"], D(2024, 1, 1), D(2024, 1, 31))
+    assert new["limit_up"].to_list() == [None] * 5 + [12.0]
+    old = source.daily_bars(["603000.XSHG"], D(2024, 1, 1), D(2024, 1, 31))
+    assert old.select("limit_up", "limit_down").row(0) == (11.0, 9.0)
 
 
 def test_ex_factors_are_inferred_from_prev_close_when_no_table_is_given(tmp_path):

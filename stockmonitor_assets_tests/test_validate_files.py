@@ -3,14 +3,17 @@ file (schema, keys, values, dates against the calendar), through the CLI entry p
 
 import pytest
 
-from stockmonitor_assets_tests.test_cli import env, stockmonitor  # noqa: F401 (fixture)
+from stockmonitor_assets_tests.test_cli import env as cli_env
+from stockmonitor_assets_tests.test_cli import stockmonitor
+
+env = cli_env  # the CLI tests' environment fixture, reused
 
 INSTRUMENTS = "order_book_id,board,listed_date\nsh.600000,main,1999-11-10\n"
 HEADER = "order_book_id,date,open,high,low,close,volume\n"
 
 
 @pytest.fixture
-def files_env(env, monkeypatch):
+def files_env(env, monkeypatch):  # noqa: F811 - the fixture imported above
     directory = env / "export"
     (directory / "bars").mkdir(parents=True)
     (directory / "instruments.csv").write_text(INSTRUMENTS)
