@@ -5,8 +5,8 @@ STOCKMONITOR_SCORES_DUE (default 10:30) on each trading day. The day expected is
 than the latest day the configured source has published (`latest_published_day`): a
 historical `files` dataset is on time when its last day is scored, whatever today's date.
 Dagster's time-partition freshness check would expect *today's* partition here (our
-partitions have end_offset=1), so this check names the expected partition itself. It sets `dagster/fresh_until_timestamp`,
-which lets `build_sensor_for_freshness_checks` re-run it only when it could be late again.
+partitions have end_offset=1), so this check names the expected partition itself. It sets
+`dagster/fresh_until_timestamp`, which lets `build_sensor_for_freshness_checks` re-run it only when it could be late again.
 """
 
 import datetime as dt
