@@ -6,7 +6,8 @@ than the latest day the configured source has published (`latest_published_day`)
 historical `files` dataset is on time when its last day is scored, whatever today's date.
 Dagster's time-partition freshness check would expect *today's* partition here (our
 partitions have end_offset=1), so this check names the expected partition itself. It sets
-`dagster/fresh_until_timestamp`, which lets `build_sensor_for_freshness_checks` re-run it only when it could be late again.
+`dagster/fresh_until_timestamp`, which lets `build_sensor_for_freshness_checks` re-run it
+only when it could be late again.
 """
 
 import datetime as dt
