@@ -26,7 +26,6 @@ import datetime as dt
 import importlib.util
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -136,22 +135,18 @@ def main() -> None:
     args = parser.parse_args()
     print_machine()
     modules = {"new": new_files, "old": load_old(args.old)}
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        started = time.perf_counter()
-        sessions = write_layout(directory, args.stocks, args.days)
-        print(f"wrote {args.stocks} x {len(sessions)} in {time.perf_counter() - started:.1f} s")
-        label = f"{args.stocks} x {len(sessions)}"
-        rows += compare(label, modules, directory, sessions, args.served, args.reps)
+    cases = [(args.stocks, args.days, [(modules, args.served, args.reps)])]
     if args.big:
-        with tempfile.TemporaryDirectory() as tmp:
-            directory = Path(tmp)
-            sessions = write_layout(directory, 5000, 1250)
-            rows += compare("5000 x 1250", {"new": new_files}, directory, sessions, 300, 1)
-            rows += compare("5000 x 1250", modules, directory, sessions, 20, 1)
+        cases.append((5000, 1250, [({"new": new_files}, 300, 1), (modules, 20, 1)]))
     header = ["layout", "code", "days served", "read s", "served s", "ms/day"]
-    print(table(header, rows))
+    print(table(header, []), flush=True)
+    for stocks, days, runs in cases:
+        with tempfile.TemporaryDirectory() as tmp:
+            sessions = write_layout(Path(tmp), stocks, days)
+            for variants, served, reps in runs:
+                rows = compare(f"{stocks} x {len(sessions)}", variants, Path(tmp), sessions,
+                               served, reps)  # fmt: skip
+                print(table(header, rows).split("\n", 2)[2], flush=True)
 
 
 if __name__ == "__main__":

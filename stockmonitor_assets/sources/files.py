@@ -132,11 +132,12 @@ class FilesSource:
         listed = _listed_on(self._instruments_on(day, static_if_missing=True), day)
         wanted = pl.DataFrame({"order_book_id": list(ids)}, schema={"order_book_id": pl.String})
         wanted = wanted.join(listed.select("order_book_id"), on="order_book_id", how="semi")
-        reports = self._reports.join(wanted, on="order_book_id", how="semi")
+        # Sorted once by (stock, period, announce): the last row announced by `day` is the
+        # latest period's latest version.
         latest = (
-            reports.filter(pl.col("announce_date") <= day)
-            .group_by("order_book_id")
-            .agg(pl.all().sort_by("report_period", "announce_date").last())
+            self._reports.filter(pl.col("announce_date") <= day)
+            .unique("order_book_id", keep="last", maintain_order=True)
+            .join(wanted, on="order_book_id", how="semi")
         )
         caps = self._caps_by_day.get(day, _EMPTY_CAPS).join(wanted, on="order_book_id", how="semi")
         merged = latest.join(caps, on="order_book_id", how="full", coalesce=True)

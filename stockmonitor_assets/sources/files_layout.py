@@ -148,13 +148,12 @@ def read_table(path: Path | None, table: Table) -> tuple[pl.DataFrame, list[Prob
     if missing:
         return empty(table), [*problems, Problem(str(path), f"missing column(s) {missing}")]
     defaults = dict(table.defaults)
-    labels = _labels(frame, table)
     columns = []
     for c in table.columns:
         if c not in frame.columns:
             columns.append(pl.Series(c, [defaults.get(c)] * len(frame), dtype=TYPES[c]))
             continue
-        cast, problem = _cast(frame[c], TYPES[c], str(path), labels)
+        cast, problem = _cast(frame, c, TYPES[c], str(path), table)
         columns.append(cast)
         problems += [problem] if problem else []
     typed = pl.DataFrame(columns).with_columns(
@@ -237,10 +236,10 @@ def _label(table: Table) -> pl.Expr:
 
 
 def _labels(frame: pl.DataFrame, table: Table) -> pl.Series:
-    """Row labels from the raw (uncast) key columns, for cast problems."""
+    """Row labels from the raw (uncast) key columns of `frame`, for cast problems."""
     present = [k for k in table.key if k in frame.columns]
     if not present:
-        return pl.Series([f"row {i + 1}" for i in range(len(frame))])
+        return pl.Series(["(no key column)"] * len(frame))
     return frame.select(
         pl.concat_str([pl.col(k).cast(pl.String) for k in present], separator=" ")
     ).to_series()
@@ -256,8 +255,9 @@ def _renamed(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, list[Problem
 
 
 def _cast(
-    column: pl.Series, dtype: pl.DataType, file: str, labels: pl.Series
+    frame: pl.DataFrame, name: str, dtype: pl.DataType, file: str, table: Table
 ) -> tuple[pl.Series, Problem | None]:
+    column = frame[name]
     if column.dtype == pl.String and dtype == pl.Date:
         cast = parse_dates(column)
     elif column.dtype == pl.String and dtype == pl.Boolean:
@@ -277,7 +277,7 @@ def _cast(
     if not failed.any():
         return cast, None
     bad = column.filter(failed)
-    rows = tuple(labels.filter(failed).head(ROWS_NAMED))
+    rows = tuple(_labels(frame.filter(failed).head(ROWS_NAMED), table))
     text = f"column '{column.name}' has {len(bad)} value(s) that are not {dtype}, e.g. {bad[0]!r}"
     return cast, Problem(file, text, len(bad), rows, column.name, "cast")
 
