@@ -319,11 +319,11 @@ def _normalized_bars(
     problems += null_problems(bars, BARS_TABLE, ("order_book_id", "date"), "empty value(s)")
     problems += range_problems(bars, BARS_TABLE)
     problems += duplicate_problems(bars, BARS_TABLE, "bars")
-    limits = _derived_limits(bars, instruments, sessions)
+    up, down = _derived_limits(bars, instruments, sessions)
     bars = bars.with_columns(
         # Derived only for files without the column: a null given limit means "unlimited".
-        limit_up=pl.when("_given_limit_up").then("limit_up").otherwise(limits["limit_up"]),
-        limit_down=pl.when("_given_limit_down").then("limit_down").otherwise(limits["limit_down"]),
+        limit_up=pl.when("_given_limit_up").then("limit_up").otherwise(up),
+        limit_down=pl.when("_given_limit_down").then("limit_down").otherwise(down),
     )
     return bars, problems
 
@@ -353,12 +353,13 @@ def _with_suspension(bars: pl.DataFrame, instruments: pl.DataFrame) -> pl.DataFr
     instruments snapshot of that day; `_bar_*` keep the bar's flags for `instruments()`."""
     own = pl.coalesce("is_suspended", ~pl.col("is_trading"))
     bars = bars.with_columns(_bar_is_suspended=own, _bar_is_st=pl.col("is_st"))
-    snapshot = instruments.filter(pl.col("date").is_not_null()).select(
-        "order_book_id", "date", pl.col("is_suspended").alias("_listed_suspended")
-    )
-    if snapshot.is_empty():
+    # Only the snapshot rows saying "suspended" matter: the join stays small.
+    suspended_days = instruments.filter(
+        pl.col("date").is_not_null() & pl.col("is_suspended").fill_null(False)
+    ).select("order_book_id", "date", _listed_suspended=pl.lit(True))
+    if suspended_days.is_empty():
         return bars.with_columns(_suspended=own.fill_null(False))
-    bars = bars.join(snapshot, on=["order_book_id", "date"], how="left")
+    bars = bars.join(suspended_days, on=["order_book_id", "date"], how="left")
     return bars.with_columns(
         _suspended=pl.coalesce(own, "_listed_suspended").fill_null(False)
     ).drop("_listed_suspended")
@@ -366,20 +367,49 @@ def _with_suspension(bars: pl.DataFrame, instruments: pl.DataFrame) -> pl.DataFr
 
 def _derived_limits(
     bars: pl.DataFrame, instruments: pl.DataFrame, sessions: pl.Series
-) -> pl.DataFrame:
-    """limit_up/limit_down by the rules of `transforms.limits`, row-aligned with `bars`."""
-    attributes = ["order_book_id", "board", "listed_date", pl.col("is_st").alias("_listed_st")]
-    static = instruments["date"].null_count() == len(instruments)
-    on = ["order_book_id"] if static else ["order_book_id", "date"]
-    listing = instruments.select(*attributes, *([] if static else ["date"])).unique(on)
-    frame = bars.select("order_book_id", "date", "prev_close", "_bar_is_st").join(
-        listing, on=on, how="left", maintain_order="left"
+) -> tuple[pl.Series, pl.Series]:
+    """limit_up/limit_down by the rules of `transforms.limits`, row-aligned with `bars`;
+    computed only for bars with a prev_close from files without limit columns.
+
+    Board and listing day are a stock's own (its last snapshot); ST is the bar's flag, else
+    the instruments' (per day for snapshots).
+    """
+    rows = (
+        bars.with_row_index("_row")
+        .filter(
+            ~(pl.col("_given_limit_up") & pl.col("_given_limit_down"))
+            & pl.col("prev_close").is_not_null()
+        )
+        .select("_row", "order_book_id", "date", "prev_close", "_bar_is_st")
     )
+    up = pl.repeat(None, len(bars), dtype=pl.Float64, eager=True)
+    down = up.clone()
+    if rows.is_empty():
+        return up, down
+    static = instruments["date"].null_count() == len(instruments)
+    per_stock = instruments.sort("date", nulls_last=False).unique("order_book_id", keep="last")
+    frame = rows.join(
+        per_stock.select("order_book_id", "board", "listed_date", _static_st="is_st"),
+        on="order_book_id",
+        how="left",
+    )
+    if static:
+        listed_st = pl.col("_static_st")
+    else:
+        st_days = instruments.filter(pl.col("date").is_not_null() & pl.col("is_st"))
+        frame = frame.join(
+            st_days.select("order_book_id", "date", _day_st=pl.lit(True)),
+            on=["order_book_id", "date"],
+            how="left",
+        )
+        listed_st = pl.col("_day_st").fill_null(False)
     frame = frame.with_columns(
-        is_st=pl.coalesce("_bar_is_st", "_listed_st"),
+        is_st=pl.coalesce("_bar_is_st", listed_st),
         listing_session=_listing_sessions(frame["date"], frame["listed_date"], sessions),
     )
-    return derive_price_limits(frame).select("limit_up", "limit_down")
+    limits = derive_price_limits(frame)
+    index = frame["_row"]
+    return up.scatter(index, limits["limit_up"]), down.scatter(index, limits["limit_down"])
 
 
 def _listing_sessions(days: pl.Series, listed: pl.Series, sessions: pl.Series) -> pl.Series:

@@ -151,7 +151,8 @@ def read_table(path: Path | None, table: Table) -> tuple[pl.DataFrame, list[Prob
     columns = []
     for c in table.columns:
         if c not in frame.columns:
-            columns.append(pl.Series(c, [defaults.get(c)] * len(frame), dtype=TYPES[c]))
+            default = pl.repeat(defaults.get(c), len(frame), dtype=TYPES[c], eager=True)
+            columns.append(default.alias(c))
             continue
         cast, problem = _cast(frame, c, TYPES[c], str(path), table)
         columns.append(cast)
@@ -194,6 +195,9 @@ def range_problems(frame: pl.DataFrame, table: Table) -> list[Problem]:
 
 
 def duplicate_problems(frame: pl.DataFrame, table: Table, where: str) -> list[Problem]:
+    counts = frame.group_by(table.key).len()  # cheap check first: rows are usually unique
+    if counts.is_empty() or counts["len"].max() < 2:
+        return []
     duplicated = frame.filter(pl.struct(table.key).is_duplicated())
     if duplicated.is_empty():
         return []
@@ -290,6 +294,8 @@ def _normalized_codes(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, Pro
             mapping[code] = normalize_order_book_id(code)
         except InvalidStockCodeError:
             bad.append(code)
+    if not bad and all(k == v for k, v in mapping.items()):
+        return frame, None
     frame = frame.with_columns(
         pl.col("order_book_id").replace_strict(mapping, default=None, return_dtype=pl.String)
     )

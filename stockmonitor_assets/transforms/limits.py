@@ -57,7 +57,7 @@ def derive_price_limits(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _band_percent() -> tuple[pl.Expr, pl.Expr]:
     """(up %, down %) per row; null where the day has no limit."""
-    board, day, listed = pl.col("board").cast(pl.String), pl.col("date"), pl.col("listed_date")
+    board, day, listed = pl.col("board"), pl.col("date"), pl.col("listed_date")
     session, st = pl.col("listing_session"), pl.col("is_st").fill_null(False)
     registration = (
         ((board == "star") & (listed >= STAR_OPENING))
