@@ -325,7 +325,7 @@ def _normalized_bars(
         limit_up=pl.when("_given_limit_up").then("limit_up").otherwise(up),
         limit_down=pl.when("_given_limit_down").then("limit_down").otherwise(down),
     )
-    return bars, problems
+    return bars.select(*SOURCE_BARS.names, "_bar_is_st", "_bar_is_suspended", "_file"), problems
 
 
 def _unit_and_adjustment_problems(bars: pl.DataFrame) -> list[Problem]:
