@@ -23,6 +23,7 @@ def check_setup() -> tuple[list[str], list[str]]:
         _alert_webhook,
     ]
     problems = [p for p in (_safely(check) for check in checks) if p]
+    problems += _files_problems()
     warnings = [w for w in [_safely(_calendar_coverage)] if w]
     return problems, warnings
 
@@ -70,6 +71,23 @@ def _source_credentials() -> str | None:
         if not files_dir or not Path(files_dir).is_dir():
             return f"source 'files' needs an existing directory in {settings.FILES_DIR}"
     return None
+
+
+def _files_problems() -> list[str]:
+    """With the files source, every file read and checked as a run would (schema, keys,
+    values, vendor conventions), plus bar dates against the exchange calendar."""
+    files_dir = settings.get(settings.FILES_DIR)
+    if settings.source_kind() != "files" or not files_dir or not Path(files_dir).is_dir():
+        return []  # a missing directory is _source_credentials' problem
+    from stockmonitor_assets import trading_calendar
+    from stockmonitor_assets.sources.files import FilesSource
+
+    source = FilesSource(Path(files_dir))
+    span = source.date_range()
+    since = trading_calendar.PARTITIONS_START
+    sessions = trading_calendar.sessions(max(span[0], since), span[1]) if span else []
+    problems = sorted(source.problems(sessions, since), key=lambda p: p.file)
+    return [f"files source: {p}" for p in problems]
 
 
 def _data_dir() -> str | None:

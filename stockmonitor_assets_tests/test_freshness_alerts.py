@@ -47,7 +47,7 @@ def test_freshness_check_reads_the_expected_partition(monkeypatch, now, passed):
     pipeline, _ = clean_run()  # scores exist for 2024-06-05..07, not 2024-06-11
     monkeypatch.setattr(freshness, "shanghai_now", lambda: now)
     context = dg.build_asset_check_context(instance=pipeline.instance)
-    result = freshness.scores_on_time(context)
+    result = freshness.scores_on_time(context, pipeline.resources["market_data"])
     assert result.passed is passed
     assert result.metadata["late_minutes"].value == (0.0 if passed else 30.0)
     assert "dagster/fresh_until_timestamp" in result.metadata

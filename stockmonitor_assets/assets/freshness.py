@@ -1,10 +1,13 @@
 """Is the latest trading day's `scores` there on time?
 
 The sync cron (09:00 Asia/Shanghai) fetches the previous trading day; its scores are due at
-STOCKMONITOR_SCORES_DUE (default 10:30) on each trading day. Dagster's time-partition
-freshness check would expect *today's* partition here (our partitions have end_offset=1),
-so this check names the expected partition itself. It sets `dagster/fresh_until_timestamp`,
-which lets `build_sensor_for_freshness_checks` re-run it only when it could be late again.
+STOCKMONITOR_SCORES_DUE (default 10:30) on each trading day. The day expected is never later
+than the latest day the configured source has published (`latest_published_day`): a
+historical `files` dataset is on time when its last day is scored, whatever today's date.
+Dagster's time-partition freshness check would expect *today's* partition here (our
+partitions have end_offset=1), so this check names the expected partition itself. It sets
+`dagster/fresh_until_timestamp`, which lets `build_sensor_for_freshness_checks` re-run it
+only when it could be late again.
 """
 
 import datetime as dt
@@ -14,6 +17,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from stockmonitor_assets import settings
+from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.trading_calendar import (
     TIMEZONE,
     partition_key,
@@ -33,6 +37,21 @@ def last_deadline(now: dt.datetime, due: dt.time) -> tuple[dt.datetime, dt.date]
     return dt.datetime.combine(days[-1], due, SHANGHAI), days[-2]
 
 
+def expected_scores(
+    now: dt.datetime, due: dt.time, published: dt.date | None
+) -> tuple[dt.datetime, dt.date]:
+    """(deadline, day): the wall clock's expectation, capped at the source's latest day.
+
+    For a source that stopped publishing (a historical dataset), the day is its last one,
+    due at `due` on the session after it.
+    """
+    deadline, day = last_deadline(now, due)
+    if published is None or published >= day:
+        return deadline, day
+    following = sessions(published + dt.timedelta(days=1), published + dt.timedelta(days=40))
+    return dt.datetime.combine(following[0], due, SHANGHAI), published
+
+
 def next_deadline(now: dt.datetime, due: dt.time) -> dt.datetime:
     """The first due time after `now`: when the check could fail again."""
     local = now.astimezone(SHANGHAI)
@@ -47,14 +66,20 @@ def next_deadline(now: dt.datetime, due: dt.time) -> dt.datetime:
 @dg.asset_check(
     asset="scores",
     name="scores_on_time",
-    description="the previous trading day's scores exist by STOCKMONITOR_SCORES_DUE (10:30)",
+    description=(
+        "the previous trading day's scores exist by STOCKMONITOR_SCORES_DUE (10:30); "
+        "never a day later than the source's latest published day"
+    ),
 )
-def scores_on_time(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+def scores_on_time(
+    context: dg.AssetCheckExecutionContext, market_data: MarketDataResource
+) -> dg.AssetCheckResult:
     now, due = (
         shanghai_now(),
         settings.time_setting(settings.SCORES_DUE, settings.DEFAULT_SCORES_DUE),
     )
-    deadline, day = last_deadline(now, due)
+    published = market_data.client().latest_published_day()
+    deadline, day = expected_scores(now, due, published)
     key = partition_key(day)
     records = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("scores"), asset_partitions=[key]), limit=1
@@ -66,6 +91,7 @@ def scores_on_time(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResul
         description=f"scores[{key}] " + ("present" if records else f"missing since {deadline}"),
         metadata={
             "expected_partition": key,
+            "source_latest_day": published.isoformat() if published else "none",
             "deadline": deadline.isoformat(),
             "late_minutes": round(late_minutes, 1),
             "dagster/fresh_until_timestamp": dg.MetadataValue.timestamp(next_deadline(now, due)),

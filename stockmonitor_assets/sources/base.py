@@ -52,3 +52,10 @@ class MarketDataSource(Protocol):
 
     def fundamentals_pit(self, ids: Sequence[str], day: dt.date) -> pl.DataFrame:
         """Fundamentals as known on `day`: only reports announced on or before it."""
+
+    def latest_published_day(self) -> dt.date | None:
+        """The latest trading day whose data the source has published (None: no data at all).
+
+        Freshness is judged against it, not the wall clock: a historical dataset is up to
+        date when its last day is scored.
+        """

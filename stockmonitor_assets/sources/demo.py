@@ -189,6 +189,14 @@ class DemoMarket:
         )
         return FUNDAMENTALS.conform(frame).drop("date")
 
+    def latest_published_day(self) -> dt.date | None:
+        """The last session of the project calendar published by now (15:30 rule above)."""
+        from stockmonitor_assets import trading_calendar
+
+        through = self._published_through()
+        days = trading_calendar.sessions(through - dt.timedelta(days=40), through)
+        return days[-1] if days and days[-1] >= DEMO_EPOCH else None
+
     def _universe(self) -> Universe:
         return build_universe(self.seed, self.universe_size)
 

@@ -123,6 +123,9 @@ class RetryingSource:
     def fundamentals_pit(self, ids: Sequence[str], day: dt.date) -> pl.DataFrame:
         return self._call("fundamentals_pit", ids, day)
 
+    def latest_published_day(self) -> dt.date | None:
+        return self._call("latest_published_day")
+
     def _call(self, method: str, *args):
         function = getattr(self.source, method)
         return retry(

@@ -209,6 +209,16 @@ class RiceQuantSource:
         frame = self._request("trading_dates", end, frames.dates, start_date=start, end_date=end)
         return frame["date"].sort().to_list()
 
+    def latest_published_day(self) -> dt.date | None:
+        """The latest `get_trading_dates` day up to today whose data is complete (published_at)."""
+        today = self._today()
+        days = [
+            d
+            for d in self.trading_days(today - dt.timedelta(days=40), today)
+            if dt.datetime.combine(d, self._published_at, SHANGHAI) <= self._now()
+        ]
+        return days[-1] if days else None
+
     def instruments(self, day: dt.date) -> pl.DataFrame:
         self._require_trading_day(day)
         listed = self._request("instruments", day, frames.instruments, date=day)

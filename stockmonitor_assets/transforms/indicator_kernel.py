@@ -60,6 +60,7 @@ def indicators(close: np.ndarray, bounds: np.ndarray) -> dict[str, np.ndarray]:
 _COMPILING = threading.Lock()
 _JITTED = (
     "_divide",
+    "_rsi",
     "_window_sums",
     "_recursions",
     "_sma",
@@ -145,9 +146,20 @@ def _macd_and_rsi(x, dif, dea, hist, rsi, scratch) -> None:
     for k in range(n):
         hist[k] = (dif[k] - dea[k]) * 2.0
     for k in range(n):
-        rsi[k] = up[k] * 100.0 / move[k] if move[k] > 0.0 else np.nan
+        rsi[k] = _rsi(up[k], move[k])
     dif[: MACD_MIN_BARS - 1], dea[: MACD_MIN_BARS - 1] = np.nan, np.nan
     hist[: MACD_MIN_BARS - 1], rsi[:RSI_LENGTH] = np.nan, np.nan
+
+
+def _rsi(up: float, move: float) -> float:
+    """100 × up / move, exact at the edges: the share up / move is taken first (1.0 exactly
+    when nothing fell, since then the two recursions are identical; 0.0 when nothing rose),
+    and clipped to [0, 1] against the rounding of the two recursions; NaN when flat.
+    (`up * 100 / move` gave 100.00000000000001 after 25 one-price limit-ups.)"""
+    if not move > 0.0:
+        return np.nan
+    share = up / move
+    return 100.0 * (1.0 if share > 1.0 else (0.0 if share < 0.0 else share))
 
 
 def _recursions(x, dif, dea, up, move) -> None:

@@ -1,0 +1,52 @@
+"""Wall time of the vendor-style export (tests' `vendor_fixture`) through the whole graph.
+
+Usage: python bench/bench_vendor_fixture.py [--reps 3]
+
+Each repetition writes the export (53 stocks x 320 sessions of baostock-style CSVs) into a
+fresh directory and materializes every asset and check of the test
+(`test_vendor_export.ASSETS`) over all 320 sessions in one range run, on an ephemeral
+instance, in this process (the first repetition includes numba's cache load and Dagster's
+imports warming up). Reports the median and each repetition.
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+from benchlib import median, print_machine
+
+from stockmonitor_assets.resources import MarketDataResource
+from stockmonitor_assets.trading_calendar import partition_key
+from stockmonitor_assets_tests.conftest import Pipeline
+from stockmonitor_assets_tests.test_vendor_export import ASSETS
+from stockmonitor_assets_tests.vendor_fixture import write_vendor_export
+
+
+def one_run() -> tuple[float, float, bool]:
+    root = Path(tempfile.mkdtemp(prefix="stockmonitor-vendor-bench-"))
+    started = time.perf_counter()
+    export = write_vendor_export(root / "export")
+    written = time.perf_counter() - started
+    resource = MarketDataResource(source="files", files_dir=str(export.directory))
+    pipeline = Pipeline(root / "data", resource, dg.DagsterInstance.ephemeral())
+    first, last = partition_key(export.sessions[0]), partition_key(export.sessions[-1])
+    started = time.perf_counter()
+    result = pipeline.materialize(ASSETS, first, last, raise_on_error=False)
+    return written, time.perf_counter() - started, result.success
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    print_machine()
+    runs = [one_run() for _ in range(args.reps)]
+    for written, seconds, success in runs:
+        print(f"write {written:.2f} s, range run {seconds:.1f} s, success={success}")
+    print(f"median range run: {median([r[1] for r in runs]):.1f} s over {args.reps} reps")
+
+
+if __name__ == "__main__":
+    main()
