@@ -242,4 +242,6 @@ def recent_range(days: int, now: dt.datetime | None = None) -> tuple[dt.date, dt
     """The last `days` closed sessions, as (first, last)."""
     last = latest_closed_session(now)
     window = calendar_sessions(last - dt.timedelta(days=2 * days + 30), last)
+    if len(window) < days:
+        raise ValueError(f"the last {days} sessions reach before {CALENDAR_START}")
     return window[-days], last
