@@ -99,3 +99,33 @@ def test_recent_range_ends_at_the_latest_closed_session():
 def test_a_key_window_ends_at_the_session_close():
     window = P.time_window_for_partition_key("2024-06-14")
     assert (window.start, window.end) == (at("2024-06-14 00:00"), at("2024-06-14 15:00"))
+
+
+def mapped(mapping: dg.TimeWindowPartitionMapping, keys: list[str], upstream: bool) -> list[str]:
+    with dg.partition_loading_context(effective_dt=at("2024-10-10 16:00")):
+        subset = P.subset_with_partition_keys(keys)
+        if upstream:
+            result = mapping.get_upstream_mapped_partitions_result_for_partitions(subset, P, P)
+            return list(result.partitions_subset.get_partition_keys())
+        return list(
+            mapping.get_downstream_partitions_for_partitions(subset, P, P).get_partition_keys()
+        )
+
+
+def test_the_previous_day_mapping_steps_over_weekends_and_holidays():
+    previous = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+    assert mapped(previous, ["2024-10-08"], upstream=True) == ["2024-09-30"]
+    assert mapped(previous, ["2024-06-17"], upstream=True) == ["2024-06-14"]
+    assert mapped(previous, ["2024-09-30"], upstream=False) == ["2024-10-08"]
+
+
+def test_a_trailing_window_counts_sessions_and_never_maps_past_the_latest_closed_one():
+    window = dg.TimeWindowPartitionMapping(start_offset=-249)
+    upstream = mapped(window, ["2024-10-08"], upstream=True)
+    assert len(upstream) == 250 and upstream[-1] == "2024-10-08"
+    assert (
+        upstream
+        == [d.isoformat() for d in tc.sessions(dt.date(2023, 9, 1), dt.date(2024, 10, 8))][-250:]
+    )
+    downstream = mapped(window, ["2024-10-08"], upstream=False)
+    assert downstream[0] == "2024-10-08" and downstream[-1] == "2024-10-10"  # now: 10-10 16:00
