@@ -40,10 +40,10 @@ class StockmonitorGroup(click.Group):
     """Answers `stockmonitor sync ...` (the original script's form) with the right command."""
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
-        from stockmonitor_assets.run_request import JOB_ALIASES
-
-        if args and (args[0] in JOB_ALIASES or args[0] in JOB_ALIASES.values()):
-            raise InputError(f"jobs run with: stockmonitor run {' '.join(args)}")
+        if args and args[0] not in self.commands:
+            words = _run_request().JOB_ALIASES
+            if args[0] in words or args[0] in words.values():
+                raise InputError(f"jobs run with: stockmonitor run {' '.join(args)}")
         return super().resolve_command(ctx, args)
 
 
@@ -230,8 +230,8 @@ def _require_known_targets(request, targets: list[str], days) -> None:
     unknown = request.unknown_targets(targets, days, listed_on)
     if unknown:
         raise request.RunRequestError(
-            f"target_stocks: {', '.join(unknown)} not listed at source {source.name!r} "
-            f"on any day of {days[0]}..{days[-1]}"
+            f"target stock(s) {unknown} are not listed at source {source.name!r} on any day "
+            f"of {days[0]}..{days[-1]}; nothing was written"
         )
 
 

@@ -167,10 +167,17 @@ def _first_failure(instance: dg.DagsterInstance, run_id: str) -> str:
         error = getattr(event.event_specific_data, "error", None)
         if error is not None:
             where = f"step {event.step_key}: " if event.step_key else ""
-            return where + error.message.strip().splitlines()[0]
+            return where + _root_cause(error).message.strip().splitlines()[0]
         if record.event_log_entry.message:
             return record.event_log_entry.message
     return "see the run's events in the UI"
+
+
+def _root_cause(error):
+    """Dagster wraps user errors (resource and step errors); the innermost says what broke."""
+    while error.cause is not None:
+        error = error.cause
+    return error
 
 
 def _daemon_alive(instance: dg.DagsterInstance, max_age: float = 60.0) -> bool:
