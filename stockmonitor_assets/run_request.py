@@ -19,6 +19,9 @@ from stockmonitor_assets.trading_calendar import (
 from stockmonitor_assets.transforms import scoring
 from stockmonitor_assets.transforms.codes import normalize_order_book_ids
 
+# The assets whose config takes `target_stocks` (each merges its refreshed rows into the
+# stored day: transforms/subset.py).
+TARGET_ASSETS = ("instruments",)
 # --config keys, and the asset whose config each one sets.
 CONFIG_KEYS = {
     "target_stocks": "instruments",
@@ -135,7 +138,13 @@ def run_config(overrides: dict[str, str], job_assets: Sequence[str]) -> dict[str
     """Dagster run config for the job's assets; values validated like the assets will."""
     ops: dict[str, dict[str, Any]] = {}
     if "target_stocks" in overrides:
-        ops["instruments"] = {"config": {"target_stocks": target_stocks(overrides)}}
+        targets = target_stocks(overrides)
+        # instruments always, so a job without it is told below to drop the key
+        ops |= {
+            asset: {"config": {"target_stocks": targets}}
+            for asset in TARGET_ASSETS
+            if asset in job_assets or asset == "instruments"
+        }
     weights = {k.split(".", 1)[1]: _number(k, v) for k, v in overrides.items() if "." in k}
     if weights:
         try:
@@ -152,8 +161,7 @@ def run_config(overrides: dict[str, str], job_assets: Sequence[str]) -> dict[str
 def default_run_config(job_assets: Sequence[str]) -> dict[str, Any]:
     """The config a run of these assets uses when nothing is overridden (shown by show-config)."""
     ops: dict[str, dict[str, Any]] = {}
-    if "instruments" in job_assets:
-        ops["instruments"] = {"config": {"target_stocks": []}}
+    ops |= {a: {"config": {"target_stocks": []}} for a in TARGET_ASSETS if a in job_assets}
     if "scores" in job_assets:
         ops["scores"] = {"config": {"weights": scoring.validate_weights({})}}
     return {"ops": ops}
