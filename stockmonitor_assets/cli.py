@@ -1,43 +1,70 @@
 """The `stockmonitor` command: validate the setup, list and run jobs through Dagster.
 
-Runs execute in this process on the same Dagster instance the UI reads: $DAGSTER_HOME
-when set, else ./.dagster_home (what `make ui` uses), so every run shows up in the UI with
-its events. A date range is ONE run (a single-run backfill of the range).
+`stockmonitor run JOB` submits ONE run of the job (a date range is a single-run backfill of
+the range) the way the UI does: through a workspace and the instance's run coordinator
+(`cli_launch.py`), so the run is listed under its job in the UI with the code location's
+origin. The instance is $DAGSTER_HOME when set, else ./.dagster_home (what `make ui` uses).
+The terminal shows a progress bar over the run's asset partitions (per day of a range).
+
+The original `run_jobs.py` words work: `stockmonitor run sync --days-back 5`, `full`, ...;
+`stockmonitor --list`, `--validate` and `--show-config` do what `list`, `validate` and
+`show-config` do.
 """
 
 import os
 import sys
 import threading
+import time
 import uuid
 import warnings
 from pathlib import Path
-from typing import Any
 
 import click
 import dagster as dg
 import yaml
 
 from stockmonitor_assets import settings
-from stockmonitor_assets.run_request import (
-    CONFIG_KEYS,
-    PartitionRange,
-    RunRequestError,
-    default_run_config,
-    parse_overrides,
-    run_config,
-    select_partitions,
-)
 
-# Step events go to the run's event log (and the UI); the terminal shows the progress bar.
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+FULL_PIPELINE = "daily_full_pipeline_job"
 
 
-@click.group()
-def main() -> None:
+class InputError(click.ClickException):
+    """A bad argument: one line on stderr, exit code 2 (like click's usage errors)."""
+
+    exit_code = 2
+
+
+class StockmonitorGroup(click.Group):
+    """Answers `stockmonitor sync ...` (the original script's form) with the right command."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        if args and args[0] not in self.commands:
+            words = _run_request().JOB_ALIASES
+            if args[0] in words or args[0] in words.values():
+                raise InputError(f"jobs run with: stockmonitor run {' '.join(args)}")
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=StockmonitorGroup, invoke_without_command=True)
+@click.option("--list", "list_", is_flag=True, help="Same as `stockmonitor list`.")
+@click.option("--validate", "validate_", is_flag=True, help="Same as `stockmonitor validate`.")
+@click.option("--show-config", "show_config_", is_flag=True, help=f"`show-config {FULL_PIPELINE}`.")
+@click.pass_context
+def main(ctx: click.Context, list_: bool, validate_: bool, show_config_: bool) -> None:
     """Daily A-share data, indicators and scores, as Dagster assets."""
     # Dagster's API-lifecycle notices are for developers, not for someone running a job.
     for category in (dg.PreviewWarning, dg.BetaWarning, dg.SupersessionWarning):
         warnings.filterwarnings("ignore", category=category)
+    if ctx.invoked_subcommand is not None:
+        return
+    if list_:
+        ctx.invoke(list_definitions)
+    elif validate_:
+        ctx.invoke(validate)
+    elif show_config_:
+        ctx.invoke(show_config, job_name=FULL_PIPELINE)
+    else:
+        click.echo(ctx.get_help())
 
 
 @main.command()
@@ -59,9 +86,10 @@ def validate() -> None:
 def list_definitions() -> None:
     """The jobs and assets of the code location."""
     defs = _defs()
-    click.echo("jobs:")
+    words = {job: word for word, job in _run_request().JOB_ALIASES.items()}
+    click.echo("jobs (name, or the word `stockmonitor run` also takes):")
     for job in _jobs(defs):
-        click.echo(f"  {job.name:<28} {job.description or ''}")
+        click.echo(f"  {job.name:<28} {words.get(job.name, ''):<12} {job.description or ''}")
     click.echo("assets:")
     graph = defs.resolve_asset_graph()
     for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
@@ -73,9 +101,11 @@ def list_definitions() -> None:
 @click.argument("job_name", metavar="JOB")
 def show_config(job_name: str) -> None:
     """The job's default run config, as YAML (edit and pass values with --config)."""
+    request = _run_request()
     job = _job(_defs(), job_name)
-    click.echo(yaml.safe_dump(default_run_config(_asset_names(job)), allow_unicode=True), nl=False)
-    click.echo(f"# overridable with --config: {', '.join(CONFIG_KEYS)}")
+    config = request.default_run_config(_asset_names(job))
+    click.echo(yaml.safe_dump(config, allow_unicode=True), nl=False)
+    click.echo(f"# overridable with --config: {', '.join(request.CONFIG_KEYS)}")
 
 
 @main.command()
@@ -83,13 +113,19 @@ def show_config(job_name: str) -> None:
 @click.option("--partition", help="One trading day, YYYY-MM-DD.")
 @click.option("--start", help="First trading day of a range.")
 @click.option("--end", help="Last trading day of a range (default: --start).")
-@click.option("--days-back", type=int, help="The last N published trading days.")
+@click.option("--days-back", type=int, help="The last N closed trading days.")
 @click.option(
     "--config",
     "overrides",
     multiple=True,
     metavar="KEY=VALUE",
     help="target_stocks=600000.SH,000001.SZ | days_back=N | weights.<factor>=W",
+)
+@click.option(
+    "--in-process",
+    is_flag=True,
+    help="Execute here instead of submitting to the instance (no daemon needed; the run "
+    "is not linked to the job's code location in the UI).",
 )
 def run(
     job_name: str,
@@ -98,78 +134,110 @@ def run(
     end: str | None,
     days_back: int | None,
     overrides: tuple[str, ...],
+    in_process: bool,
 ) -> None:
-    """Materialize JOB for one day or a range, as one Dagster run."""
+    """Materialize JOB for one day or a range, as one Dagster run.
+
+    JOB is a job name or the original script's word for it: sync, completion,
+    calculation, scoring, full.
+    """
+    request = _run_request()
     defs = _defs()
     job = _job(defs, job_name)
     try:
-        values = parse_overrides(overrides)
+        values = request.parse_overrides(overrides)
         if "days_back" in values:
             days_back = _int_option("days_back", values.pop("days_back"))
-        selected = select_partitions(partition, start, end, days_back)
-        config = run_config(values, _asset_names(job))
-    except RunRequestError as exc:
-        raise click.UsageError(str(exc)) from None
+        selected = request.select_partitions(partition, start, end, days_back)
+        config = request.run_config(values, _asset_names(job))
+        _require_known_targets(request, request.target_stocks(values), selected.days)
+    except request.RunRequestError as exc:
+        raise InputError(str(exc)) from None
     with _instance() as instance:
-        result = _execute(job, selected, config, instance)
-    if not result.success:
-        click.echo(f"run {result.run_id} failed: {_failure(result)}", err=True)
+        outcome = _launch_and_follow(job, selected, config, instance, in_process)
+    run_id = outcome.run.run_id
+    if outcome.failure is not None:
+        click.echo(f"run {run_id} failed: {outcome.failure}", err=True)
         raise SystemExit(1)
     click.echo(
-        f"run {result.run_id} succeeded: {len(selected.days)} partition(s) "
-        f"{selected.first}..{selected.last} of {job_name}"
+        f"run {run_id} succeeded: {len(selected.days)} partition(s) "
+        f"{selected.first}..{selected.last} of {job.name}"
     )
 
 
-def _execute(
-    job: dg.JobDefinition, selected: PartitionRange, config: dict, instance: dg.DagsterInstance
-) -> dg.ExecuteInProcessResult:
-    """One run for the whole selection, with a progress bar over its steps."""
-    tags = {} if selected.is_single else _range_tags(selected)
-    key = selected.first.isoformat() if selected.is_single else None
-    run_id = str(uuid.uuid4())
-    outcome: dict[str, Any] = {}
+def _launch_and_follow(job: dg.JobDefinition, selected, config: dict, instance, in_process: bool):
+    """Start one run for the whole selection and follow it with a progress bar."""
+    from stockmonitor_assets import cli_launch
 
-    def target() -> None:
-        try:
-            outcome["result"] = job.execute_in_process(
-                run_config={**config, **QUIET_CONSOLE},
-                instance=instance,
-                partition_key=key,
-                tags=tags,
-                run_id=run_id,
-                raise_on_error=False,
-            )
-        except BaseException as exc:  # re-raised in the calling thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=target, name="stockmonitor-run")
-    steps = len(job.nodes_in_topological_order)
+    tags = _range_tags(selected) if not selected.is_single else _partition_tag(selected)
+    try:
+        run_id, worker = _start(cli_launch, job.name, config, tags, instance, in_process)
+    except cli_launch.LaunchError as exc:
+        raise click.ClickException(f"could not launch {job.name}: {exc}") from None
+    total = len(_asset_names(job)) * len(selected.days)
     label = f"{job.name} {selected.first}..{selected.last} ({len(selected.days)} days)"
-    with click.progressbar(length=steps, label=label, file=sys.stderr) as bar:
-        worker.start()
-        done = 0
-        while worker.is_alive():
-            worker.join(0.5)
-            finished = _finished_steps(instance, run_id)
-            bar.update(finished - done)
-            done = finished
-        bar.update(steps - done)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
+    with click.progressbar(
+        length=total, label=label, file=sys.stderr, item_show_func=lambda item: item
+    ) as bar:
+        outcome = cli_launch.follow(
+            instance,
+            run_id,
+            on_materialized=lambda asset, day: bar.update(1, f"{asset} {day}"),
+            on_waiting=lambda message: click.echo(f"\n{message}", err=True),
+        )
+        if outcome.failure is None:
+            bar.update(total - bar.pos)
+    if worker is not None:
+        worker.join()
+    return outcome
 
 
-def _finished_steps(instance: dg.DagsterInstance, run_id: str) -> int:
-    if instance.get_run_by_id(run_id) is None:
-        return 0
-    records = instance.get_records_for_run(
-        run_id, of_type={dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
-    ).records
-    return len(records)
+def _start(cli_launch, job_name: str, config: dict, tags: dict, instance, in_process: bool):
+    """Submit the run (or execute it in a thread here); returns its id and the thread."""
+    if not in_process:
+        cli_launch.require_a_runner(instance)
+        run_id = str(uuid.uuid4())
+        cli_launch.launch(job_name, run_id, config, tags)
+        return run_id, None
+    request_id = str(uuid.uuid4())
+    worker = threading.Thread(
+        target=cli_launch.execute_here,
+        args=(job_name, request_id, config, tags),
+        name="stockmonitor-run",
+        daemon=True,
+    )
+    worker.start()
+    while (run_id := cli_launch.run_id_for_request(instance, request_id)) is None:
+        if not worker.is_alive():
+            raise cli_launch.LaunchError("the run could not be created; see the log above")
+        time.sleep(0.2)
+    return run_id, worker
 
 
-def _range_tags(selected: PartitionRange) -> dict[str, str]:
+def _require_known_targets(request, targets: list[str], days) -> None:
+    """An unknown code fails here, before any run exists (the asset would fail the run)."""
+    if not targets:
+        return
+    from stockmonitor_assets.resources import market_data_from_env
+
+    source = market_data_from_env().client()
+
+    def listed_on(day) -> set[str]:
+        return set(source.instruments(day)["order_book_id"].to_list())
+
+    unknown = request.unknown_targets(targets, days, listed_on)
+    if unknown:
+        raise request.RunRequestError(
+            f"target stock(s) {unknown} are not listed at source {source.name!r} on any day "
+            f"of {days[0]}..{days[-1]}; nothing was written"
+        )
+
+
+def _partition_tag(selected) -> dict[str, str]:
+    return {"dagster/partition": selected.first.isoformat()}
+
+
+def _range_tags(selected) -> dict[str, str]:
     return {
         "dagster/asset_partition_range_start": selected.first.isoformat(),
         "dagster/asset_partition_range_end": selected.last.isoformat(),
@@ -203,10 +271,22 @@ def _jobs(defs: dg.Definitions) -> list[dg.JobDefinition]:
 
 
 def _job(defs: dg.Definitions, name: str) -> dg.JobDefinition:
-    names = [j.name for j in _jobs(defs)]
-    if name not in names:
-        raise click.UsageError(f"unknown job {name!r}; jobs: {', '.join(names)}")
-    return defs.resolve_job_def(name)
+    request = _run_request()
+    try:
+        resolved = request.resolve_job_name(name, [j.name for j in _jobs(defs)])
+    except request.RunRequestError as exc:
+        raise InputError(str(exc)) from None
+    return defs.resolve_job_def(resolved)
+
+
+def _run_request():
+    """The request module, imported late: it loads the calendar, whose settings
+    (STOCKMONITOR_HISTORY_START, holiday lists) may be wrong; say so in one line."""
+    try:
+        from stockmonitor_assets import run_request
+    except ValueError as exc:
+        raise click.ClickException(f"configuration: {exc} (run `stockmonitor validate`)") from None
+    return run_request
 
 
 def _asset_names(job: dg.JobDefinition) -> list[str]:
@@ -217,16 +297,7 @@ def _int_option(key: str, value: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise RunRequestError(f"{key}={value!r} is not an integer") from None
-
-
-def _failure(result: dg.ExecuteInProcessResult) -> str:
-    failures = result.get_step_failure_events()
-    if not failures:
-        return "see the run's events in the UI"
-    event = failures[0]
-    error = event.event_specific_data.error
-    return f"step {event.step_key}: {error.message.strip() if error else 'failed'}"
+        raise _run_request().RunRequestError(f"{key}={value!r} is not an integer") from None
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ with a message naming it, before Dagster is asked to write anything.
 """
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,9 @@ from stockmonitor_assets.trading_calendar import (
 from stockmonitor_assets.transforms import scoring
 from stockmonitor_assets.transforms.codes import normalize_order_book_ids
 
+# The assets whose config takes `target_stocks` (each merges its refreshed rows into the
+# stored day: transforms/subset.py).
+TARGET_ASSETS = ("instruments",)
 # --config keys, and the asset whose config each one sets.
 CONFIG_KEYS = {
     "target_stocks": "instruments",
@@ -27,8 +30,53 @@ CONFIG_KEYS = {
 }
 
 
+# The words users of the original `run_jobs.py` type, and the jobs they mean.
+JOB_ALIASES = {
+    "sync": "daily_data_sync_job",
+    "completion": "data_completion_job",
+    "calculation": "indicator_calculation_job",
+    "scoring": "scoring_and_save_job",
+    "full": "daily_full_pipeline_job",
+}
+
+
 class RunRequestError(ValueError):
     """A bad `stockmonitor run` argument; the message names it."""
+
+
+def resolve_job_name(name: str, job_names: Sequence[str]) -> str:
+    """A job name, or one of the original script's words for it (`sync`, `full`, ...)."""
+    resolved = JOB_ALIASES.get(name.strip().lower(), name.strip())
+    if resolved not in job_names:
+        words = ", ".join(f"{word} ({job})" for word, job in JOB_ALIASES.items())
+        raise RunRequestError(f"unknown job {name!r}; jobs: {', '.join(job_names)}; or {words}")
+    return resolved
+
+
+def target_stocks(overrides: dict[str, str]) -> list[str]:
+    """The normalized `target_stocks` of the overrides ([] when not given)."""
+    codes = [c for c in overrides.get("target_stocks", "").split(",") if c.strip()]
+    try:
+        return normalize_order_book_ids(codes)
+    except ValueError as exc:
+        raise RunRequestError(f"target_stocks: {exc}") from None
+
+
+def unknown_targets(
+    targets: Sequence[str], days: Sequence[dt.date], listed_on: Callable[[dt.date], set[str]]
+) -> list[str]:
+    """Targets listed on none of `days`, per the source (the asset's own rule, checked first).
+
+    Asks for the first and last day, and only when a code is on neither, for every day
+    between: the common case costs two source calls.
+    """
+    remaining = set(targets)
+    ends = [days[0], days[-1]] if days else []
+    for day in [*dict.fromkeys(ends), *days[1:-1]]:
+        if not remaining:
+            break
+        remaining -= listed_on(day)
+    return sorted(remaining)
 
 
 @dataclass(frozen=True)
@@ -90,12 +138,13 @@ def run_config(overrides: dict[str, str], job_assets: Sequence[str]) -> dict[str
     """Dagster run config for the job's assets; values validated like the assets will."""
     ops: dict[str, dict[str, Any]] = {}
     if "target_stocks" in overrides:
-        codes = [c for c in overrides["target_stocks"].split(",") if c.strip()]
-        try:
-            targets = normalize_order_book_ids(codes)
-        except ValueError as exc:
-            raise RunRequestError(f"target_stocks: {exc}") from None
-        ops["instruments"] = {"config": {"target_stocks": targets}}
+        targets = target_stocks(overrides)
+        # instruments always, so a job without it is told below to drop the key
+        ops |= {
+            asset: {"config": {"target_stocks": targets}}
+            for asset in TARGET_ASSETS
+            if asset in job_assets or asset == "instruments"
+        }
     weights = {k.split(".", 1)[1]: _number(k, v) for k, v in overrides.items() if "." in k}
     if weights:
         try:
@@ -112,8 +161,7 @@ def run_config(overrides: dict[str, str], job_assets: Sequence[str]) -> dict[str
 def default_run_config(job_assets: Sequence[str]) -> dict[str, Any]:
     """The config a run of these assets uses when nothing is overridden (shown by show-config)."""
     ops: dict[str, dict[str, Any]] = {}
-    if "instruments" in job_assets:
-        ops["instruments"] = {"config": {"target_stocks": []}}
+    ops |= {a: {"config": {"target_stocks": []}} for a in TARGET_ASSETS if a in job_assets}
     if "scores" in job_assets:
         ops["scores"] = {"config": {"weights": scoring.validate_weights({})}}
     return {"ops": ops}
@@ -129,7 +177,10 @@ def _range(first: str, last: str, now: dt.datetime | None) -> PartitionRange:
 def _days_back(days: int, now: dt.datetime | None) -> PartitionRange:
     if days < 1:
         raise RunRequestError(f"--days-back must be >= 1, got {days}")
-    first, last = recent_range(days, now)
+    try:
+        first, last = recent_range(days, now)
+    except ValueError:
+        first = dt.date.min  # more sessions than the calendar knows
     if first < PARTITIONS_START:
         raise RunRequestError(f"--days-back {days} reaches before the first partition")
     return PartitionRange(first, last, tuple(sessions(first, last)))

@@ -140,3 +140,18 @@ DEFAULT_DB_STATEMENT_TIMEOUT_S = 300
 
 # Alert webhook transport (alerts.py): https only, unless a local receiver is allowed.
 ALERT_WEBHOOK_ALLOW_HTTP = "STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP"
+
+# The first partition (trading_calendar.py validates that it is an XSHG trading day).
+HISTORY_START = "STOCKMONITOR_HISTORY_START"
+DEFAULT_HISTORY_START = dt.date(2005, 1, 4)
+
+
+def history_start() -> dt.date:
+    """The first trading day of the partition set (default: RQDatac's daily bars, 2005)."""
+    raw = get(HISTORY_START)
+    if raw is None:
+        return DEFAULT_HISTORY_START
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{HISTORY_START}={raw!r} is not a date (expected YYYY-MM-DD)") from None

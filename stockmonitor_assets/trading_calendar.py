@@ -1,14 +1,26 @@
 """XSHG trading days, and the one partitions definition every asset shares.
 
-Holidays come from exchange_calendars (which records XSHG only through its last
-published year, 2026 in 4.13) plus a user-supplied list for later years, read from
-STOCKMONITOR_HOLIDAYS (comma-separated dates) and STOCKMONITOR_HOLIDAYS_FILE (one date
-per line, `#` comments). Beyond the recorded years every weekday is a key unless listed;
-at run time the source's own trading days are the final word (see assets).
+Keys are exactly the XSHG sessions (`%Y-%m-%d`, Asia/Shanghai) from the history start
+(STOCKMONITOR_HISTORY_START, default 2005-01-04, the start of RQDatac's daily bars) to the
+latest *closed* session. One rule says when a day exists: at SESSION_CLOSE (15:00
+Asia/Shanghai) on the day itself. From then on its key is in the partition set, the demo
+source serves it, and `latest_closed_session` returns it. The partition set never holds a
+session that has not closed, and weekends and holidays never expose the next one.
 
-Partition keys are built with a weekend cron exclusion plus holiday datetimes rather than
-a Mon-Fri cron, so Friday's partition is complete on Saturday 00:00 (a Mon-Fri cron would
-close Friday's window only on Monday).
+How the partitions definition encodes the rule (Dagster 1.13, public API): a time-window
+definition ticking at 00:00 and 15:00 on weekdays, with every 15:00 window and every holiday
+excluded, so the window of key D is [D 00:00, D 15:00) and, with `end_offset=0`, D is in the
+set from the moment its window ends. The obvious alternatives were measured wrong:
+`end_offset=1` on midnight windows lists Monday on Sunday, and `hour_offset=15` with
+`end_offset=1` lists the next session from 15:00 on the day after any session (Saturday
+15:00 -> Monday, the first holiday 15:00 -> the day after the holiday week), because Dagster
+counts the offset in non-excluded windows past the last complete one.
+
+Holidays come from exchange_calendars (which records XSHG only through its last published
+year, 2026 in 4.13) plus a user-supplied list for later years, read from
+STOCKMONITOR_HOLIDAYS (comma-separated dates) and STOCKMONITOR_HOLIDAYS_FILE (one date per
+line, `#` comments). Beyond the recorded years every weekday is a key unless listed; at run
+time the source's own trading days are the final word (see assets).
 """
 
 import datetime as dt
@@ -16,14 +28,18 @@ import functools
 import importlib.metadata
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from stockmonitor_assets import settings
 
-PARTITIONS_START = dt.date(2015, 1, 5)
 TIMEZONE = "Asia/Shanghai"
 KEY_FORMAT = "%Y-%m-%d"
+# A session's data exists from its close; see the module docstring. Whole hours only (cron).
+SESSION_CLOSE = dt.time(15, 0)
+EXCHANGE_FIRST_SESSION = dt.date(1990, 12, 19)
+_SHANGHAI = ZoneInfo(TIMEZONE)
 
 
 class NotATradingDayError(ValueError):
@@ -35,14 +51,29 @@ def _weekdays(start: dt.date, end: dt.date) -> list[dt.date]:
     return [d for d in days if d.weekday() < 5]
 
 
+def _configured_start() -> dt.date:
+    day = settings.history_start()
+    if day < EXCHANGE_FIRST_SESSION:
+        raise ValueError(
+            f"{settings.HISTORY_START}={day} is before the first XSHG session "
+            f"{EXCHANGE_FIRST_SESSION}"
+        )
+    return day
+
+
+# The first day the calendar knows: the demo market always starts at the default history
+# start, whatever the partitions' start, so both are covered.
+CALENDAR_START = min(_configured_start(), settings.DEFAULT_HISTORY_START)
+
+
 def exchange_calendar_holidays() -> tuple[list[dt.date], dt.date]:
     """Weekday closures exchange_calendars records for XSHG, and the last day it records."""
     import exchange_calendars as xcals
 
-    calendar = xcals.get_calendar("XSHG", start=PARTITIONS_START.isoformat())
+    calendar = xcals.get_calendar("XSHG", start=CALENDAR_START.isoformat())
     last = calendar.last_session.date()
     open_days = {ts.date() for ts in calendar.sessions}
-    return [d for d in _weekdays(PARTITIONS_START, last) if d not in open_days], last
+    return [d for d in _weekdays(CALENDAR_START, last) if d not in open_days], last
 
 
 def _recorded_holidays() -> tuple[list[dt.date], dt.date]:
@@ -53,7 +84,7 @@ def _recorded_holidays() -> tuple[list[dt.date], dt.date]:
     """
     version = importlib.metadata.version("exchange-calendars")
     cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    cache = cache_home / "stockmonitor" / f"xshg-holidays-{version}-{PARTITIONS_START}.txt"
+    cache = cache_home / "stockmonitor" / f"xshg-holidays-{version}-{CALENDAR_START}.txt"
     try:
         *days, last = parse_holidays(cache.read_text(), str(cache))
         return days, last
@@ -90,13 +121,52 @@ def _user_holidays() -> list[dt.date]:
 RECORDED_HOLIDAYS, RECORDED_THROUGH = _recorded_holidays()
 HOLIDAYS = frozenset(RECORDED_HOLIDAYS) | frozenset(_user_holidays())
 
-trading_day_partitions = dg.DailyPartitionsDefinition(
-    start_date=PARTITIONS_START.isoformat(),
-    timezone=TIMEZONE,
-    fmt=KEY_FORMAT,
-    end_offset=1,
-    exclusions=["0 0 * * 6,0", *(dt.datetime.combine(d, dt.time()) for d in sorted(HOLIDAYS))],
-)
+
+def calendar_sessions(start: dt.date, end: dt.date) -> list[dt.date]:
+    """XSHG sessions in [start, end] as far back as the calendar knows (CALENDAR_START),
+    whatever the partitions' start: the demo market's calendar must not depend on it."""
+    return [d for d in _weekdays(max(start, CALENDAR_START), end) if d not in HOLIDAYS]
+
+
+def nearest_sessions(day: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The sessions just before and just after `day` (None past the calendar's start)."""
+    before = calendar_sessions(day - dt.timedelta(days=40), day - dt.timedelta(days=1))
+    after = calendar_sessions(day + dt.timedelta(days=1), day + dt.timedelta(days=40))
+    return (before[-1] if before else None), (after[0] if after else None)
+
+
+def _history_start() -> dt.date:
+    """STOCKMONITOR_HISTORY_START, which must be an XSHG session."""
+    day = _configured_start()
+    if not calendar_sessions(day, day):
+        before, after = nearest_sessions(day)
+        raise ValueError(
+            f"{settings.HISTORY_START}={day} is not an XSHG trading day; "
+            f"nearest trading days: {before} and {after}"
+        )
+    return day
+
+
+PARTITIONS_START = _history_start()
+
+
+def _partitions(start: dt.date, holidays: frozenset[dt.date]) -> dg.TimeWindowPartitionsDefinition:
+    """Keys = sessions from `start`; key D is in the set from D SESSION_CLOSE on."""
+    close = SESSION_CLOSE.hour
+    return dg.TimeWindowPartitionsDefinition(
+        cron_schedule=f"0 0,{close} * * 1-5",
+        start=dt.datetime.combine(start, dt.time()),
+        timezone=TIMEZONE,
+        fmt=KEY_FORMAT,
+        end_offset=0,
+        exclusions=[
+            f"0 {close} * * *",
+            *(dt.datetime.combine(d, dt.time()) for d in sorted(holidays)),
+        ],
+    )
+
+
+trading_day_partitions = _partitions(PARTITIONS_START, HOLIDAYS)
 
 
 def is_trading_day(day: dt.date) -> bool:
@@ -104,8 +174,8 @@ def is_trading_day(day: dt.date) -> bool:
 
 
 def sessions(start: dt.date, end: dt.date) -> list[dt.date]:
-    """Trading days in [start, end], both included."""
-    return [d for d in _weekdays(max(start, PARTITIONS_START), end) if d not in HOLIDAYS]
+    """Trading days in [start, end] that are partitions (from PARTITIONS_START), both included."""
+    return calendar_sessions(max(start, PARTITIONS_START), end)
 
 
 @functools.lru_cache(maxsize=8)
@@ -116,9 +186,8 @@ def sessions_through(end: dt.date) -> tuple[dt.date, ...]:
 
 def nearest_trading_days(day: dt.date) -> tuple[dt.date | None, dt.date | None]:
     """The trading days just before and just after `day` (None past the ends)."""
-    before = sessions(day - dt.timedelta(days=40), day - dt.timedelta(days=1))
-    after = sessions(day + dt.timedelta(days=1), day + dt.timedelta(days=40))
-    return (before[-1] if before else None), (after[0] if after else None)
+    before, after = nearest_sessions(day)
+    return (before if before and before >= PARTITIONS_START else None), after
 
 
 def parse_trading_day(value: str) -> dt.date:
@@ -128,7 +197,10 @@ def parse_trading_day(value: str) -> dt.date:
     except ValueError:
         raise NotATradingDayError(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
     if day < PARTITIONS_START:
-        raise NotATradingDayError(f"{day} is before the first partition {PARTITIONS_START}")
+        raise NotATradingDayError(
+            f"{day} is before the first partition {PARTITIONS_START} "
+            f"(set {settings.HISTORY_START} to go further back)"
+        )
     if not is_trading_day(day):
         before, after = nearest_trading_days(day)
         raise NotATradingDayError(
@@ -145,26 +217,31 @@ def partition_date(key: str) -> dt.date:
     return dt.datetime.strptime(key, KEY_FORMAT).date()
 
 
-# Daily bars are final once the exchange has closed and the vendors have published.
-PUBLISHED_AT = dt.time(15, 30)
-
-
 def shanghai_now() -> dt.datetime:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(TIMEZONE))
+    return dt.datetime.now(_SHANGHAI)
 
 
-def latest_published_day(now: dt.datetime | None = None) -> dt.date:
-    """The last trading day whose bars are published at `now` (Asia/Shanghai)."""
-    now = now or shanghai_now()
-    today = now.date()
-    last = today if now.time() >= PUBLISHED_AT else today - dt.timedelta(days=1)
-    return sessions(last - dt.timedelta(days=40), last)[-1]
+def as_shanghai(moment: dt.datetime) -> dt.datetime:
+    """`moment` in Asia/Shanghai; a naive one is taken to be Shanghai time already."""
+    return moment.astimezone(_SHANGHAI) if moment.tzinfo else moment.replace(tzinfo=_SHANGHAI)
+
+
+def latest_closed_session(now: dt.datetime | None = None) -> dt.date:
+    """The last session whose close (SESSION_CLOSE) is at or before `now`: the last key of
+    `trading_day_partitions` at `now`, and the last day a source is asked for."""
+    now = as_shanghai(now or shanghai_now())
+    last = now.date() if now.time() >= SESSION_CLOSE else now.date() - dt.timedelta(days=1)
+    return calendar_sessions(last - dt.timedelta(days=40), last)[-1]
+
+
+# Daily bars are published once the session has closed: the same rule, one name per use.
+latest_published_day = latest_closed_session
 
 
 def recent_range(days: int, now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
-    """The last `days` published trading days, as (first, last)."""
-    last = latest_published_day(now)
-    window = sessions(last - dt.timedelta(days=2 * days + 30), last)
+    """The last `days` closed sessions, as (first, last)."""
+    last = latest_closed_session(now)
+    window = calendar_sessions(last - dt.timedelta(days=2 * days + 30), last)
+    if len(window) < days:
+        raise ValueError(f"the last {days} sessions reach before {CALENDAR_START}")
     return window[-days], last

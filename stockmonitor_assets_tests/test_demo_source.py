@@ -89,17 +89,17 @@ def test_disk_cache_of_simulated_years_changes_no_number(tmp_path, monkeypatch):
     """A new process reads simulated years from CACHE_DIR; fresh, cached and corrupt-cache
     runs give the same frames."""
     monkeypatch.setenv("CACHE_DIR", str(tmp_path))
-    day = dt.date(2017, 6, 30)
+    day = dt.date(2007, 6, 29)
 
     def frames():
         clear_caches()  # as a new process
         source = market(size=120)
         ids = all_ids(source, day)
-        return source.daily_bars(ids, dt.date(2017, 1, 1), day), source.ex_factors(ids, day, day)
+        return source.daily_bars(ids, dt.date(2007, 1, 1), day), source.ex_factors(ids, day, day)
 
     fresh = frames()
     stored = sorted((tmp_path / "demo").glob("*.npz"))
-    assert [p.name.split("-")[3] for p in stored] == ["2015", "2016", "2017"]
+    assert [p.name.split("-")[3] for p in stored] == ["2005", "2006", "2007"]
     cached = frames()
     stored[-2].write_bytes(b"not a zip")  # a damaged file is ignored and rewritten
     stored[-1].unlink()
@@ -402,20 +402,20 @@ def test_non_trading_day_is_refused_naming_it_and_the_nearest_trading_days(demo,
 
 
 def test_days_before_the_epoch_are_refused(demo):
-    with pytest.raises(DataNotAvailableError, match="2014-12-31"):
-        demo.instruments(dt.date(2014, 12, 31))
-    assert demo.trading_days(dt.date(2014, 12, 1), DEMO_EPOCH) == [DEMO_EPOCH]
+    with pytest.raises(DataNotAvailableError, match="2004-12-31"):
+        demo.instruments(dt.date(2004, 12, 31))
+    assert demo.trading_days(dt.date(2004, 12, 1), DEMO_EPOCH) == [DEMO_EPOCH]
 
 
-def test_a_day_is_published_at_1530_shanghai_time():
+def test_a_day_is_published_when_its_session_closes_at_1500_shanghai_time():
     day = dt.date(2024, 6, 14)
-    before = market(now=dt.datetime(2024, 6, 14, 15, 29, tzinfo=SHANGHAI))
+    before = market(now=dt.datetime(2024, 6, 14, 14, 59, tzinfo=SHANGHAI))
     with pytest.raises(DataNotAvailableError, match="2024-06-14"):
         before.instruments(day)
     with pytest.raises(DataNotAvailableError, match="2024-06-14"):
         before.daily_bars(["600000.XSHG"], dt.date(2024, 6, 10), day)
     assert before.instruments(dt.date(2024, 6, 13)).height > 0
-    after_utc = market(now=dt.datetime(2024, 6, 14, 7, 31, tzinfo=dt.UTC))  # 15:31 Shanghai
+    after_utc = market(now=dt.datetime(2024, 6, 14, 7, 0, tzinfo=dt.UTC))  # 15:00 Shanghai
     ids = all_ids(after_utc, day)
     assert after_utc.daily_bars(ids, dt.date(2024, 6, 10), day)["date"].max() == day
     with pytest.raises(DataNotAvailableError, match="2024-06-17"):
@@ -435,3 +435,37 @@ def test_outputs_conform_to_the_schemas(demo):
     funds = demo.fundamentals_pit(ids, day)
     assert FUNDAMENTALS.conform(funds.with_columns(with_day)).drop("date").equals(funds)
     assert demo.daily_bars(["999999.XSHG"], day, day).schema == SOURCE_BARS.polars_schema
+
+
+@pytest.mark.parametrize("size", [50, 300, 5000])
+def test_well_known_real_codes_are_listed_with_their_real_names(size):
+    source = market(size=size)
+    listed = source.instruments(dt.date(2024, 10, 8))
+    for code, name, listed_on in (
+        ("600000.XSHG", "浦发银行", dt.date(1999, 11, 10)),
+        ("000001.XSHE", "平安银行", dt.date(1991, 4, 3)),
+    ):
+        row = listed.filter(pl.col("order_book_id") == code).row(0, named=True)
+        assert row["symbol"].removeprefix("*ST").removeprefix("ST") == name
+        assert row["listed_date"] == listed_on and row["board"] == "main"
+        assert row["de_listed_date"] is None
+
+
+def test_the_demo_market_starts_on_the_default_history_start():
+    assert DEMO_EPOCH == dt.date(2005, 1, 4)
+    first = market().instruments(DEMO_EPOCH)
+    assert first.height > 100  # about half the stocks were listed before 2005
+
+
+def test_a_cold_day_in_2026_walks_the_years_holding_few_of_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("CACHE_DIR", str(tmp_path))
+    clear_caches()
+    source = market(size=40)
+    source.daily_bars(
+        all_ids(source, dt.date(2026, 3, 2)), dt.date(2026, 3, 2), dt.date(2026, 3, 2)
+    )
+    from stockmonitor_assets.sources.demo_simulation import simulate_year
+
+    assert simulate_year.cache_info().currsize <= 3
+    years = sorted(p.name.split("-")[3] for p in (tmp_path / "demo").glob("*.npz"))
+    assert years == [str(y) for y in range(2005, 2027)]

@@ -1,16 +1,17 @@
 """The demo source: an embedded, offline, deterministic synthetic A-share market.
 
 `DemoMarket(seed, universe_size)` serves the `MarketDataSource` interface from a simulated
-market starting at DEMO_EPOCH (2015-01-05): RQDatac codes on four boards, listings and
+market starting at DEMO_EPOCH (2005-01-04): RQDatac codes on four boards, listings and
 delistings, ST spells, short and very long suspensions, yearly cash dividends, limit
 bands by board, occasional lost rows and NaN/null price fields, and quarterly reports
 announced with a lag. Same (seed, universe_size, date) -> the same frames, whatever was
 asked before: the world is drawn from keyed generators (`demo_universe`, `demo_reports`)
 and the price path is simulated a year at a time from the epoch (`demo_simulation`),
-cached per process.
+cached on disk per year.
 
-A day is served only once it is a trading day of the project calendar and published:
-after 15:30 Asia/Shanghai on the day itself (per `clock`), like a vendor's daily bars.
+A day is served only once it is a trading day of the project calendar and its session has
+closed: from 15:00 Asia/Shanghai on the day itself (per `clock`), the moment its partition
+key appears (`trading_calendar.SESSION_CLOSE`, the one home of that rule).
 """
 
 import datetime as dt
@@ -36,8 +37,10 @@ from stockmonitor_assets.sources.demo_simulation import (
     NAN_SHIFT,
     NO_ROW,
     YearBars,
+    end_state,
     limit_price,
     simulate_year,
+    year_events,
 )
 from stockmonitor_assets.sources.demo_universe import (
     DEMO_EPOCH,
@@ -45,12 +48,12 @@ from stockmonitor_assets.sources.demo_universe import (
     NEVER,
     Universe,
     build_universe,
+    year_sessions,
 )
 
 __all__ = ["DEMO_EPOCH", "DemoMarket", "clear_caches"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-PUBLISHED_AT = dt.time(15, 30)
 _UNIX_EPOCH = dt.date(1970, 1, 1).toordinal()
 _PRICES = ("open", "high", "low", "close")
 
@@ -87,7 +90,7 @@ class DemoMarket:
         """The project calendar's sessions in [start, end], none before DEMO_EPOCH."""
         from stockmonitor_assets import trading_calendar
 
-        return trading_calendar.sessions(max(start, DEMO_EPOCH), end)
+        return trading_calendar.calendar_sessions(max(start, DEMO_EPOCH), end)
 
     def instruments(self, day: dt.date) -> pl.DataFrame:
         """Every stock listed on `day` (listed_date <= day < de_listed_date).
@@ -137,16 +140,19 @@ class DemoMarket:
         stocks = self._stocks(ids)
         if end < DEMO_EPOCH or not len(stocks):
             return EX_FACTORS.empty()
-        years = [self._year(y) for y in range(DEMO_EPOCH.year, end.year + 1)]
+        events = [
+            year_events(self.seed, self.universe_size, y)
+            for y in range(DEMO_EPOCH.year, end.year + 1)
+        ]
+        stock, day, factor = (np.concatenate(column) for column in zip(*events, strict=True))
         wanted = np.zeros(self.universe_size, dtype=bool)
         wanted[stocks] = True
-        stock = np.concatenate([y.event_stock for y in years])
         keep = wanted[stock]
         events = pl.DataFrame(
             {
                 "order_book_id": self._universe().codes[stock[keep]].astype(str),
-                "ex_date": _dates(np.concatenate([y.event_day for y in years])[keep]),
-                "factor": np.concatenate([y.event_factor for y in years])[keep],
+                "ex_date": _dates(day[keep]),
+                "factor": factor[keep],
             }
         )
         factors = events.sort("order_book_id", "ex_date").with_columns(
@@ -210,18 +216,22 @@ class DemoMarket:
         return np.array([index[c] for c in codes], dtype=np.int64)
 
     def _published_through(self) -> dt.date:
-        now = self._now()
-        return now.date() if now.time() >= PUBLISHED_AT else now.date() - dt.timedelta(days=1)
+        from stockmonitor_assets.trading_calendar import latest_closed_session
+
+        return latest_closed_session(self._now())
 
     def _now(self) -> dt.datetime:
         now = self._clock()
         return now.astimezone(SHANGHAI) if now.tzinfo else now
 
     def _require_published(self, day: dt.date) -> None:
+        from stockmonitor_assets.trading_calendar import SESSION_CLOSE
+
         if day > self._published_through():
             raise DataNotAvailableError(
-                f"demo market data for {day} is not published yet: a day is published at "
-                f"{PUBLISHED_AT:%H:%M} Asia/Shanghai (now {self._now():%Y-%m-%d %H:%M})"
+                f"demo market data for {day} is not published yet: a day is published when "
+                f"its session closes, {SESSION_CLOSE:%H:%M} Asia/Shanghai "
+                f"(now {self._now():%Y-%m-%d %H:%M})"
             )
 
     def _require_served(self, day: dt.date) -> None:
@@ -232,8 +242,8 @@ class DemoMarket:
             raise DataNotAvailableError(
                 f"{day} is before the demo market's first trading day {DEMO_EPOCH}"
             )
-        if not trading_calendar.sessions(day, day):
-            before, after = trading_calendar.nearest_trading_days(day)
+        if not trading_calendar.calendar_sessions(day, day):
+            before, after = trading_calendar.nearest_sessions(day)
             raise DataNotAvailableError(
                 f"{day} is not a trading day of the demo market; "
                 f"nearest trading days: {before} and {after}"
@@ -243,7 +253,8 @@ class DemoMarket:
 
 def clear_caches() -> None:
     """Forget every simulated market in this process (memory, and determinism tests)."""
-    for cached in (build_universe, build_reports, simulate_year, _code_index):
+    caches = (build_universe, build_reports, simulate_year, end_state, year_sessions, _code_index)
+    for cached in caches:
         cached.cache_clear()
 
 

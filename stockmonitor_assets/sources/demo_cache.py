@@ -1,14 +1,15 @@
 """On-disk cache of the demo market's simulated years, shared by every process.
 
 Simulating a year needs the end state of the previous one, so without this cache the first
-request of a process for a 2025 day re-simulates 2015..2025 (~3 s and ~640 MiB at 5,000
-stocks). Files are keyed by everything a year depends on: SIMULATION_VERSION (bump it on
-any change of `demo_universe` or `demo_simulation` that changes a number), the seed, the
-universe size, the year, and a digest of the calendar from the epoch through that year
-(holiday lists beyond the recorded years may change it). Arrays round-trip exactly, so a
-loaded year equals a simulated one bit for bit; a file that cannot be read is ignored and
-the year simulated again. Writes are atomic (temp file + rename), so concurrent processes
-at worst both simulate the same year.
+request of a process for a 2025 day re-simulates every year since the 2005 epoch (a few
+years in memory at a time; see bench/RESULTS.md for the cost). Files are keyed by
+everything a year depends on: SIMULATION_VERSION (bump it on any change of `demo_universe`
+or `demo_simulation` that changes a number), the seed, the universe size, the year, and a
+digest of the calendar from the epoch through that year (holiday lists beyond the recorded
+years may change it). Arrays round-trip exactly, so a loaded year equals a simulated one
+bit for bit; a file that cannot be read is ignored and the year simulated again. Writes
+are atomic (temp file + rename), so concurrent processes at worst both simulate the same
+year.
 
 Location: `$CACHE_DIR/demo/`, else `$XDG_CACHE_HOME/stockmonitor/demo/` (default
 `~/.cache/stockmonitor/demo/`).
@@ -19,13 +20,14 @@ import logging
 import os
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from stockmonitor_assets import settings
 
-SIMULATION_VERSION = 1
+SIMULATION_VERSION = 2
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,13 @@ def cache_path(seed: int, size: int, year: int, calendar: list[np.ndarray]) -> P
     return _directory() / f"v{SIMULATION_VERSION}-seed{seed}-n{size}-{year}-{digest}.npz"
 
 
-def load_arrays(path: Path) -> dict[str, np.ndarray] | None:
-    """The read-only arrays stored at `path`, or None when absent or unreadable."""
+def load_arrays(path: Path, names: Sequence[str] | None = None) -> dict[str, np.ndarray] | None:
+    """The read-only arrays stored at `path` (only `names`, when given: an .npz member is read
+    on access, so a year's small arrays load without its matrices), or None when absent or
+    unreadable."""
     try:
         with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
+            arrays = {name: stored[name] for name in (names or stored.files)}
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:

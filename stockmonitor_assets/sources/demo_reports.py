@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stockmonitor_assets.sources.demo_universe import build_universe
+from stockmonitor_assets.sources.demo_universe import DEMO_EPOCH, build_universe
 
-FIRST_YEAR, LAST_YEAR = 2012, 2029
+# Two years before the epoch, so trailing-twelve-month figures exist from its first day.
+FIRST_YEAR, LAST_YEAR = DEMO_EPOCH.year - 2, 2029
 # Per quarter of the year: (period end month/day, minimum lag, lag span) in calendar days.
 _QUARTERS = (((3, 31), 15, 15), ((6, 30), 30, 32), ((9, 30), 15, 16), ((12, 31), 60, 59))
 _SEASON = np.array([0.85, 1.05, 0.95, 1.15])

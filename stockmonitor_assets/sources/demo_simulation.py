@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -77,27 +78,64 @@ class YearBars:
     end: State
 
 
-@functools.lru_cache(maxsize=40)
+# A year of 5,000 stocks takes ~30 MB in memory; the process keeps the last three it used.
+@functools.lru_cache(maxsize=3)
 def simulate_year(seed: int, size: int, year: int) -> YearBars:
     """Bars of every stock on the trading days of `year` (from DEMO_EPOCH.year on).
 
     Cached in the process and on disk (`demo_cache`): a new process reads the year instead
     of simulating every year since the epoch; the result is the same bit for bit.
     """
-    if year < DEMO_EPOCH.year:
-        raise ValueError(f"the demo market starts in {DEMO_EPOCH.year}, not {year}")
-    calendar = [year_sessions(y) for y in range(DEMO_EPOCH.year, year + 1)]
-    path = demo_cache.cache_path(seed, size, year, calendar)
+    path = _cache_path(seed, size, year)
     stored = demo_cache.load_arrays(path)
     if stored is not None:
         return _from_arrays(stored)
-    universe = build_universe(seed, size)
+    return _simulate_and_store(seed, size, year, start_state(seed, size, year))
+
+
+def start_state(seed: int, size: int, year: int) -> State:
+    """The state `year` starts from: the end of the previous year."""
     if year == DEMO_EPOCH.year:
-        state = _initial_state(universe)
-    else:
-        state = simulate_year(seed, size, year - 1).end
-    bars = _simulate(seed, universe, calendar[-1], state)
-    demo_cache.store_arrays(path, _to_arrays(bars))
+        return _initial_state(build_universe(seed, size))
+    return end_state(seed, size, year - 1)
+
+
+@functools.lru_cache(maxsize=64)
+def end_state(seed: int, size: int, year: int) -> State:
+    """The state at the end of `year`: read from its cache file's small end-state arrays
+    (not its matrices), else simulated from the previous year's end. A cold first request
+    for a 2026 day thus walks the years one after the other, holding a few years of
+    matrices (simulate_year's cache), not twenty."""
+    stored = _stored_end_state(seed, size, year)
+    return stored if stored is not None else simulate_year(seed, size, year).end
+
+
+def year_events(seed: int, size: int, year: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The year's ex-dividend events (stock, day ordinal, factor), without its matrices."""
+    names = ("event_stock", "event_day", "event_factor")
+    stored = demo_cache.load_arrays(_cache_path(seed, size, year), names)
+    if stored is None:
+        bars = simulate_year(seed, size, year)
+        return bars.event_stock, bars.event_day, bars.event_factor
+    return stored["event_stock"], stored["event_day"], stored["event_factor"]
+
+
+def _cache_path(seed: int, size: int, year: int) -> Path:
+    if year < DEMO_EPOCH.year:
+        raise ValueError(f"the demo market starts in {DEMO_EPOCH.year}, not {year}")
+    calendar = [year_sessions(y) for y in range(DEMO_EPOCH.year, year + 1)]
+    return demo_cache.cache_path(seed, size, year, calendar)
+
+
+def _stored_end_state(seed: int, size: int, year: int) -> State | None:
+    names = [_END + f.name for f in dataclasses.fields(State)]
+    stored = demo_cache.load_arrays(_cache_path(seed, size, year), names)
+    return None if stored is None else _state(stored)
+
+
+def _simulate_and_store(seed: int, size: int, year: int, state: State) -> YearBars:
+    bars = _simulate(seed, build_universe(seed, size), year_sessions(year), state)
+    demo_cache.store_arrays(_cache_path(seed, size, year), _to_arrays(bars))
     return bars
 
 
@@ -114,8 +152,13 @@ def _to_arrays(bars: YearBars) -> dict[str, np.ndarray]:
 
 def _from_arrays(arrays: dict[str, np.ndarray]) -> YearBars:
     arrays = dict(arrays)
-    end = {f.name: arrays.pop(_END + f.name) for f in dataclasses.fields(State)}
-    return YearBars(**arrays, end=State(**end | {"market": float(end["market"])}))
+    end = _state({n: arrays.pop(n) for n in list(arrays) if n.startswith(_END)})
+    return YearBars(**arrays, end=end)
+
+
+def _state(arrays: dict[str, np.ndarray]) -> State:
+    end = {f.name: arrays[_END + f.name] for f in dataclasses.fields(State)}
+    return State(**end | {"market": float(end["market"])})
 
 
 def limit_price(prev_close: np.ndarray, percent: np.ndarray) -> np.ndarray:

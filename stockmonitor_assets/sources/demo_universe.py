@@ -6,6 +6,11 @@ calendar-day ordinals (`date.toordinal()`); listing and delisting days are snapp
 trading days of the project calendar (listings before the epoch to weekdays, since the
 calendar starts at the epoch). Intervals (ST, suspensions) are [start, end) in calendar
 days, so a user holiday added later shifts nothing but the days it closes.
+
+A few real, well-known codes (WELL_KNOWN: 600000.XSHG 浦发银行, 000001.XSHE 平安银行, ...)
+are the first codes of their group, with their real listing day and never delisted, so the
+README's examples (`target_stocks=600000.SH,000001.SZ`) work on any universe of a few dozen
+stocks or more. Their prices are as synthetic as everyone else's.
 """
 
 import datetime as dt
@@ -14,7 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEMO_EPOCH = dt.date(2015, 1, 5)
+from stockmonitor_assets.settings import DEFAULT_HISTORY_START
+
+# The demo market starts where the default history does (RQDatac's daily bars: 2005),
+# whatever STOCKMONITOR_HISTORY_START says, so a day's numbers never depend on it.
+DEMO_EPOCH = DEFAULT_HISTORY_START
 MAX_UNIVERSE_SIZE = 8000
 # Boards, as indexes into schemas.BOARDS.
 MAIN, CHINEXT, STAR, BSE = range(4)
@@ -25,6 +34,16 @@ _GROUPS = (
     (CHINEXT, 0.25, ((300000, 302000),), "XSHE"),
     (STAR, 0.11, ((688000, 689000),), "XSHG"),
     (BSE, 0.04, ((430000, 431000), (830000, 840000), (870000, 874000)), "BJSE"),
+)
+# (code, name, listing day): real stocks, the first members of their group (by _GROUPS order).
+WELL_KNOWN = (
+    ("600000.XSHG", "浦发银行", dt.date(1999, 11, 10)),
+    ("600519.XSHG", "贵州茅台", dt.date(2001, 8, 27)),
+    ("601318.XSHG", "中国平安", dt.date(2007, 3, 1)),
+    ("000001.XSHE", "平安银行", dt.date(1991, 4, 3)),
+    ("000002.XSHE", "万科A", dt.date(1991, 1, 29)),
+    ("300750.XSHE", "宁德时代", dt.date(2018, 6, 11)),
+    ("688981.XSHG", "中芯国际", dt.date(2020, 7, 16)),
 )
 # First trading day of each board's market (the main board predates the epoch).
 _BOARD_OPENED = {
@@ -102,7 +121,7 @@ def year_sessions(year: int) -> np.ndarray:
     Dagster, which this package does not otherwise need)."""
     from stockmonitor_assets import trading_calendar
 
-    days = trading_calendar.sessions(dt.date(year, 1, 1), dt.date(year, 12, 31))
+    days = trading_calendar.calendar_sessions(dt.date(year, 1, 1), dt.date(year, 12, 31))
     ordinals = np.array([d.toordinal() for d in days], dtype=np.int64)
     ordinals.flags.writeable = False
     return ordinals
@@ -118,12 +137,19 @@ def build_universe(seed: int, size: int) -> Universe:
     shares = np.cumsum([g[1] for g in _GROUPS])
     groups = np.searchsorted(shares / shares[-1], _stream(seed, 1).random(size), side="right")
     board = np.array([g[0] for g in _GROUPS], dtype=np.int8)[groups]
+    codes = _codes(seed, groups)
+    famous = {code: (name, listed) for code, name, listed in WELL_KNOWN}
+    is_famous = np.array([c in famous for c in codes], dtype=bool)
     listed = _listing_days(seed, board, days)
+    listed[is_famous] = [_real_listing(days, famous[c][1]) for c in codes[is_famous]]
     delisted, delisting_known = _delistings(seed, listed, days)
+    delisted[is_famous], delisting_known[is_famous] = NEVER, NEVER
     st, star_st = _st_periods(seed, listed, delisted)
+    names = _names(seed, size).astype("<U8")
+    names[is_famous] = [famous[c][0] for c in codes[is_famous]]
     return Universe(
-        codes=_codes(seed, groups),
-        names=_names(seed, size),
+        codes=codes,
+        names=names,
         board=board,
         listed=listed,
         delisted=delisted,
@@ -149,12 +175,17 @@ def _ordinal(day: dt.date) -> int:
 
 
 def _codes(seed: int, groups: np.ndarray) -> np.ndarray:
-    """The k-th stock of a group takes the k-th code of a seeded shuffle of its pools."""
+    """The k-th stock of a group takes the k-th code of its well-known codes followed by a
+    seeded shuffle of the rest of its pools."""
     codes = np.empty(len(groups), dtype=object)
     for g, (_, _, pools, exchange) in enumerate(_GROUPS):
         pool = np.concatenate([np.arange(lo, hi) for lo, hi in pools])
+        first = [
+            int(c[:6]) for c, _, _ in WELL_KNOWN if c.endswith(exchange) and int(c[:6]) in pool
+        ]
+        rest = _stream(seed, 10 + g).permutation(np.setdiff1d(pool, first))
         members = np.flatnonzero(groups == g)
-        chosen = _stream(seed, 10 + g).permutation(pool)[: len(members)]
+        chosen = np.concatenate([np.array(first, dtype=np.int64), rest])[: len(members)]
         codes[members] = [f"{c:06d}.{exchange}" for c in chosen]
     return codes
 
@@ -185,16 +216,23 @@ def _listing_days(seed: int, board: np.ndarray, days: np.ndarray) -> np.ndarray:
     return np.where(nominal < days[0], to_weekday, _snap(days, nominal))
 
 
+def _real_listing(days: np.ndarray, day: dt.date) -> int:
+    """A real listing day: kept before the epoch (a weekday already), else snapped."""
+    if day < DEMO_EPOCH:
+        return _ordinal(day)
+    return int(_snap(days, np.array([_ordinal(day)]))[0])
+
+
 def _snap(days: np.ndarray, nominal: np.ndarray) -> np.ndarray:
     """The first trading day on or after each nominal day."""
     return days[np.minimum(np.searchsorted(days, nominal), len(days) - 1)]
 
 
 def _delistings(seed: int, listed: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, ...]:
-    """A few % of stocks delist in 2016-2026, at least two years after listing."""
+    """A few % of stocks delist in 2006-2026, at least two years after listing."""
     u, chosen = _uniform_columns(seed, 4, len(listed), 2)
     chosen = chosen < 0.04
-    earliest = np.maximum(listed + 730, _ordinal(dt.date(2016, 1, 1)))
+    earliest = np.maximum(listed + 730, _ordinal(dt.date(DEMO_EPOCH.year + 1, 1, 1)))
     latest = _ordinal(dt.date(2026, 12, 31))
     chosen &= earliest < latest
     nominal = earliest + (u * (latest - earliest)).astype(np.int64)
@@ -205,9 +243,10 @@ def _delistings(seed: int, listed: np.ndarray, days: np.ndarray) -> tuple[np.nda
 
 
 def _st_periods(seed: int, listed: np.ndarray, delisted: np.ndarray) -> tuple[Intervals, Intervals]:
-    """*ST for the year before a delisting, plus plain ST spells for ~15% of stocks."""
+    """*ST for the year before a delisting, plus plain ST spells for ~30% of stocks
+    (over 2005-2027: a few % of the market is ST on any day, as in the real one)."""
     u, length, spell = _uniform_columns(seed, 5, len(listed), 3)
-    length, spell = 180 + (length * 720).astype(np.int64), spell < 0.15
+    length, spell = 180 + (length * 720).astype(np.int64), spell < 0.3
     start = np.maximum(listed, _ordinal(DEMO_EPOCH)) + 60
     start = start + (u * np.maximum(_ordinal(LAST_LISTING) - start, 0)).astype(np.int64)
     doomed = np.flatnonzero(delisted < NEVER)
@@ -227,7 +266,7 @@ def _suspensions(seed: int, listed: np.ndarray, delisted: np.ndarray) -> Interva
     """Many 1-10 trading-day halts, a few random long ones, and one > 300 days per year.
 
     Each stock has fixed slots (12 short, 1 long) that are active with a probability, so a
-    stock's halts do not depend on the universe size. The yearly long suspension (2016-2026)
+    stock's halts do not depend on the universe size. The yearly long suspension (2006-2026)
     goes to one of the first 100 stocks listed well before and staying listed well after,
     so every universe of >= 100 stocks has one to test against.
     """
@@ -264,7 +303,7 @@ def _yearly_long_suspensions(
     rng: np.random.Generator, listed: np.ndarray, delisted: np.ndarray
 ) -> Intervals:
     owners, starts, ends = [], [], []
-    for year in range(2016, 2027):
+    for year in range(DEMO_EPOCH.year + 1, 2027):
         start = _ordinal(dt.date(year, 1, 1)) + int(rng.integers(0, 120))
         end = start + int(rng.integers(480, 620))
         eligible = (listed < start - 30) & (delisted > end + 30)

@@ -68,6 +68,14 @@ def unreadable_parquet(data_dir: Path) -> list[str]:
     return bad
 
 
+STARTS_AT_ONCE = """run_coordinator:
+  module: dagster.core.run_coordinator
+  class: DefaultRunCoordinator
+telemetry:
+  enabled: false
+"""
+
+
 class Cli:
     """Runs `dagster` (or `stockmonitor`) in a subprocess on a fresh instance, demo market."""
 
@@ -83,6 +91,8 @@ class Cli:
         }
         home = self.tmp_path / f"dagster_home_{next(self._homes)}"
         home.mkdir()
+        # `stockmonitor run` submits runs; without a daemon, a queued coordinator never starts them.
+        (home / "dagster.yaml").write_text(STARTS_AT_ONCE)
         env.update(
             DAGSTER_HOME=str(home),
             DATA_DIR=str(data_dir),

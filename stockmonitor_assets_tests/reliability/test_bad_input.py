@@ -38,11 +38,11 @@ CASES = {
         "containing the passed partition key `2024-06-15`",
     ),
     "before_first_partition": (
-        ["run", SYNC, "--partition", "2014-06-13"],
-        ["--select", MARKET, "--partition", "2014-06-13"],
+        ["run", SYNC, "--partition", "2004-06-14"],
+        ["--select", MARKET, "--partition", "2004-06-14"],
         {},
-        "2014-06-13 is before the first partition 2015-01-05",
-        "containing the passed partition key `2014-06-13`",
+        "2004-06-14 is before the first partition 2005-01-04",
+        "containing the passed partition key `2004-06-14`",
     ),
     "future_date": (
         ["run", SYNC, "--partition", "2030-06-14"],
