@@ -21,7 +21,7 @@ from stockmonitor_assets.transforms.codes import normalize_order_book_ids
 
 # The assets whose config takes `target_stocks` (each merges its refreshed rows into the
 # stored day: transforms/subset.py).
-TARGET_ASSETS = ("instruments",)
+TARGET_ASSETS = ("instruments", "raw_ohlcv", "completed_ohlcv", "fundamentals")
 # --config keys, and the asset whose config each one sets.
 CONFIG_KEYS = {
     "target_stocks": "instruments",

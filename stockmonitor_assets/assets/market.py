@@ -1,6 +1,7 @@
 """Market data assets: the day's universe, raw bars, completed bars and fundamentals."""
 
 import datetime as dt
+from dataclasses import dataclass
 
 import dagster as dg
 import polars as pl
@@ -16,7 +17,7 @@ from stockmonitor_assets.assets.partitions import (
 )
 from stockmonitor_assets.assets.rules import COMPLETION_CHECK, check_spec
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
-from stockmonitor_assets.quality import Outcome, check_completion
+from stockmonitor_assets.quality import TABLES, Outcome, check_completion
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS, INSTRUMENTS
 from stockmonitor_assets.sources.base import MarketDataSource
@@ -29,6 +30,7 @@ from stockmonitor_assets.trading_calendar import (
 )
 from stockmonitor_assets.transforms import bars, completion
 from stockmonitor_assets.transforms.codes import normalize_order_book_ids
+from stockmonitor_assets.transforms.subset import merge_subset
 
 # How far back completion looks in the source when no previous day is stored yet.
 BOOTSTRAP_LOOKBACK = dt.timedelta(days=5 * 366)
@@ -49,28 +51,40 @@ class UniverseConfig(dg.Config):
 
 @dg.asset(**COMMON)
 def instruments(
-    context: dg.AssetExecutionContext, config: UniverseConfig, market_data: MarketDataResource
+    context: dg.AssetExecutionContext,
+    config: UniverseConfig,
+    market_data: MarketDataResource,
+    io_manager: dg.ResourceParam[PartitionedParquetIOManager],
 ):
     """Every A-share stock listed on the day, with board, ST and suspension status."""
     source, days = market_data.client(), partition_days(context)
+    subset = Subset.of(context, config, io_manager.store, days)
     _require_trading_days(source, days)
     _require_known_targets(source, days, config.target_stocks)
 
     def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
-        return {partition_key(d): _universe(source, d, config.target_stocks) for d in chunk}
+        return {
+            partition_key(d): subset.into_day(partition_key(d), _universe(source, d, subset))
+            for d in chunk
+        }
 
     yield dg.Output(DayStream(context, days, compute))
 
 
 @dg.asset(**COMMON)
 def raw_ohlcv(
-    context: dg.AssetExecutionContext, market_data: MarketDataResource, instruments: Partitions
+    context: dg.AssetExecutionContext,
+    config: UniverseConfig,
+    market_data: MarketDataResource,
+    io_manager: dg.ResourceParam[PartitionedParquetIOManager],
+    instruments: Partitions,
 ):
     """Unadjusted daily bars exactly as the source returned them, with the ex-dividend factor."""
     source, days = market_data.client(), partition_days(context)
+    subset = Subset.of(context, config, io_manager.store, days)
 
     def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
-        universe = stack_days(instruments, chunk, INSTRUMENTS.empty())
+        universe = subset.rows(stack_days(instruments, chunk, INSTRUMENTS.empty()))
         ids = universe["order_book_id"].unique().sort().to_list()
         fetched = bars.validate_source_bars(
             source.daily_bars(ids, chunk[0], chunk[-1]), chunk, source.name
@@ -79,7 +93,8 @@ def raw_ohlcv(
             universe.select("order_book_id", "date"), on=["order_book_id", "date"]
         )
         factors = source.ex_factors(ids, chunk[0], chunk[-1])
-        return split_by_day(bars.attach_adj_factor(listed, factors), chunk)
+        fresh = split_by_day(bars.attach_adj_factor(listed, factors), chunk)
+        return {key: subset.into_day(key, frame) for key, frame in fresh.items()}
 
     yield dg.Output(DayStream(context, days, compute))
 
@@ -87,6 +102,7 @@ def raw_ohlcv(
 @dg.asset(**COMMON, check_specs=[check_spec("completed_ohlcv", COMPLETION_CHECK)])
 def completed_ohlcv(
     context: dg.AssetExecutionContext,
+    config: UniverseConfig,
     market_data: MarketDataResource,
     io_manager: dg.ResourceParam[PartitionedParquetIOManager],
     quality: QualityThresholds,
@@ -100,17 +116,17 @@ def completed_ohlcv(
     Dagster's backfill daemon split a UI backfill into one run per wave).
     """
     source, days = market_data.client(), partition_days(context)
+    subset = Subset.of(context, config, io_manager.store, days)
     state = {"last_known": _carry_state(io_manager.store, days[0])}
 
     def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
         frames = {}
         for day in chunk:
             key, last_known = partition_key(day), state["last_known"]
-            universe, raw = instruments[key], raw_ohlcv[key]
+            universe, raw = subset.rows(instruments[key]), subset.rows(raw_ohlcv[key])
             extra = _bootstrap(source, day, universe, raw, last_known)
-            frames[key] = completion.complete_day(
-                day, universe, raw, pl.concat([last_known, extra])
-            )
+            fresh = completion.complete_day(day, universe, raw, pl.concat([last_known, extra]))
+            frames[key] = subset.into_day(key, fresh)
             state["last_known"] = completion.last_known_from(frames[key])
         return frames
 
@@ -126,21 +142,71 @@ def completed_ohlcv(
 
 @dg.asset(**COMMON)
 def fundamentals(
-    context: dg.AssetExecutionContext, market_data: MarketDataResource, instruments: Partitions
+    context: dg.AssetExecutionContext,
+    config: UniverseConfig,
+    market_data: MarketDataResource,
+    io_manager: dg.ResourceParam[PartitionedParquetIOManager],
+    instruments: Partitions,
 ):
     """Point-in-time fundamentals: only reports announced on or before the day."""
     source, days = market_data.client(), partition_days(context)
+    subset = Subset.of(context, config, io_manager.store, days)
 
     def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
         frames = {}
         for day in chunk:
             key = partition_key(day)
-            ids = instruments[key]["order_book_id"].to_list()
+            ids = subset.rows(instruments[key])["order_book_id"].to_list()
             reported = source.fundamentals_pit(ids, day) if ids else FUNDAMENTALS.empty()
-            frames[key] = _point_in_time(reported.with_columns(date=pl.lit(day)), day, source.name)
+            fresh = _point_in_time(reported.with_columns(date=pl.lit(day)), day, source.name)
+            frames[key] = subset.into_day(key, fresh)
         return frames
 
     yield dg.Output(DayStream(context, days, compute))
+
+
+@dataclass(frozen=True)
+class Subset:
+    """A sync of some stocks (`target_stocks`): their fresh rows replace theirs in the
+    stored day, every other stock's rows stay as stored (transforms/subset.py). Without
+    targets, a sync computes and writes the whole day."""
+
+    store: PartitionStore
+    asset: str
+    targets: tuple[str, ...]
+
+    @classmethod
+    def of(cls, context, config: UniverseConfig, store: PartitionStore, days) -> "Subset":
+        """The run's subset for this asset; refused before anything is written when a day
+        of the range was never synced whole (there is nothing to merge into)."""
+        subset = cls(store, context.asset_key.to_user_string(), tuple(config.target_stocks))
+        if subset.targets:
+            keys = [partition_key(d) for d in days]
+            missing = sorted(set(keys) - set(store.stored_keys(subset.asset, keys)))
+            if missing:
+                raise dg.Failure(
+                    description=(
+                        f"{subset.asset}: a sync of target_stocks {list(subset.targets)} "
+                        f"merges into the stored days, but {len(missing)} day(s) were never "
+                        f"synced for the whole universe ({missing[0]}..{missing[-1]}); sync "
+                        "them without target_stocks first. Nothing was written"
+                    ),
+                    metadata={"unsynced_days": missing},
+                )
+        return subset
+
+    def rows(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The rows of `frame` this sync refreshes."""
+        if not self.targets:
+            return frame
+        return frame.filter(pl.col("order_book_id").is_in(list(self.targets)))
+
+    def into_day(self, key: str, fresh: pl.DataFrame) -> pl.DataFrame:
+        """The partition to write for `key`: `fresh` itself, or merged into the stored day."""
+        if not self.targets:
+            return fresh
+        stored = self.store.read(self.asset, key)
+        return merge_subset(stored, fresh, self.targets, TABLES[self.asset], key)
 
 
 def _require_trading_days(source: MarketDataSource, days: list[dt.date]) -> None:
@@ -178,11 +244,9 @@ def _require_known_targets(
         )
 
 
-def _universe(source: MarketDataSource, day: dt.date, targets: list[str]) -> pl.DataFrame:
-    frame = source.instruments(day).with_columns(date=pl.lit(day))
-    if targets:
-        frame = frame.filter(pl.col("order_book_id").is_in(targets))
-    return INSTRUMENTS.conform(frame)
+def _universe(source: MarketDataSource, day: dt.date, subset: Subset) -> pl.DataFrame:
+    listed = source.instruments(day).with_columns(date=pl.lit(day))
+    return INSTRUMENTS.conform(subset.rows(listed))
 
 
 def _carry_state(store: PartitionStore, first_day: dt.date) -> pl.DataFrame:
