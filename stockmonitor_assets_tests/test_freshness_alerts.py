@@ -12,7 +12,7 @@ import pytest
 
 from stockmonitor_assets import alerts
 from stockmonitor_assets.assets import freshness
-from stockmonitor_assets_tests.test_checks_dagster import clean_run
+from stockmonitor_assets_tests.clean_run import clean_run
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DUE = dt.time(10, 30)
