@@ -1,7 +1,9 @@
-"""The clean reference run shared by the metadata and freshness tests: the full graph on the
-demo market (3 weeks of bars, then 3 days), materialized once per session."""
+"""The clean reference run shared by the metadata, freshness and contract tests: the full
+graph on the demo market (3 weeks of bars, then 3 days), materialized once per session, and
+copies of its files for tests that rebuild part of it."""
 
 import functools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -34,3 +36,18 @@ def clean_run() -> tuple[Pipeline, list]:
     pipeline = Pipeline(data_dir, demo, dg.DagsterInstance.ephemeral())
     history = pipeline.materialize(MARKET, HISTORY_FROM, FIRST)
     return pipeline, [history, pipeline.materialize(ASSETS, FIRST, LAST)]
+
+
+def copy_without(rebuilt: list[str], data_dir: Path) -> Pipeline:
+    """The clean run's files in `data_dir`, minus FIRST..LAST of the `rebuilt` assets.
+
+    A test re-running those assets (say, with a defect) reads the rest from the copy, on
+    its own in-memory instance.
+    """
+    clean, _ = clean_run()
+    shutil.copytree(clean.data_dir, data_dir)
+    for asset in rebuilt:
+        for path in (data_dir / asset).glob("*.parquet"):
+            if path.stem >= FIRST:
+                path.unlink()
+    return Pipeline(data_dir, clean.resources["market_data"], dg.DagsterInstance.ephemeral())
