@@ -8,11 +8,12 @@ import threading
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from stockmonitor_assets import alerts
-from stockmonitor_assets.assets import freshness
-from stockmonitor_assets_tests.test_checks_dagster import clean_run
+from stockmonitor_assets.assets import freshness, scoring
+from stockmonitor_assets_tests.clean_run import ASSETS, DAY, clean_run, copy_without
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DUE = dt.time(10, 30)
@@ -91,3 +92,46 @@ def test_unreachable_webhook_never_raises(tmp_path, monkeypatch, caplog):
     alerts.deliver({"job": "j"}, dg.get_dagster_logger())
     assert (tmp_path / alerts.ALERTS_FILE).exists()
     assert "token=secret" not in caplog.text
+
+
+def _alert_of_a_run_breaking_the_merged_contract(tmp_path, monkeypatch) -> tuple[str, str]:
+    """(run id, the alerts log line) of a run whose `merged` step writes a duplicate key."""
+    pipeline = copy_without(["merged", "scores"], tmp_path / "data")
+    merge_daily = scoring.merge_daily
+    duplicate = lambda *args, **kwargs: (  # noqa: E731
+        pl.concat([frame := merge_daily(*args, **kwargs), frame.head(1)])
+    )
+    monkeypatch.setattr(scoring, "merge_daily", duplicate)
+    monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.delenv("STOCKMONITOR_ALERT_WEBHOOK", raising=False)
+    selection = dg.AssetSelection.assets("merged", "scores")
+    result = pipeline.materialize(ASSETS, DAY, selection=selection, raise_on_error=False)
+    (failure,) = pipeline.instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert",
+        dagster_instance=pipeline.instance,
+        dagster_run=result.dagster_run,
+        dagster_event=failure.dagster_event,
+    ).for_run_failure()
+    alerts.run_failure_alert(context)
+    (line,) = (tmp_path / "logs" / alerts.ALERTS_FILE).read_text().splitlines()
+    return result.run_id, line
+
+
+def test_a_failed_run_is_appended_to_the_alerts_log_naming_run_day_and_step(tmp_path, monkeypatch):
+    run_id, line = _alert_of_a_run_breaking_the_merged_contract(tmp_path, monkeypatch)
+    record = json.loads(line)
+    assert record["run_id"] == run_id and record["partition"] == DAY
+    assert [e.split(":")[0] for e in record["step_errors"]] == ["merged"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="alerts.run_failure_alert keeps only the outer Dagster error of a failed step; a "
+    "contract broken at write is wrapped in DagsterExecutionHandleOutputError, so the alert "
+    "loses the SchemaViolation (table, key, stock, date) in its cause",
+)
+def test_the_alert_of_a_broken_contract_names_the_defect(tmp_path, monkeypatch):
+    _, line = _alert_of_a_run_breaking_the_merged_contract(tmp_path, monkeypatch)
+    assert "merged: 2 rows share a key" in line

@@ -1,4 +1,6 @@
-"""The partitioned Parquet IO manager: one file per partition, atomic, dicts in and out."""
+"""The partitioned Parquet IO manager: one file per partition, conformed to its table's
+contract and written atomically; outputs are dicts (or one frame), inputs a mapping of
+stored partitions read when looked up."""
 
 import os
 
@@ -7,18 +9,39 @@ import polars as pl
 import pytest
 
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
+from stockmonitor_assets.quality import TABLES
+from stockmonitor_assets.schemas import Column, TableSchema
+from stockmonitor_assets.storage import StoredPartitions
+from stockmonitor_assets_tests.conftest import failure_message
 
 DAYS = dg.StaticPartitionsDefinition(["2024-01-02", "2024-01-03", "2024-01-04"])
+SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 
-@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(partitions_def=DAYS, backfill_policy=SINGLE_RUN)
 def numbers(context: dg.AssetExecutionContext) -> dict[str, pl.DataFrame]:
     return {k: pl.DataFrame({"key": [k], "x": [i]}) for i, k in enumerate(context.partition_keys)}
 
 
-@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
-def doubled(numbers: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+@dg.asset(partitions_def=DAYS, backfill_policy=SINGLE_RUN)
+def doubled(numbers: StoredPartitions) -> dict[str, pl.DataFrame]:
     return {k: f.with_columns(pl.col("x") * 2) for k, f in numbers.items()}
+
+
+def _contract(name: str, *columns: Column) -> TableSchema:
+    return TableSchema(name, columns, key=("key",))
+
+
+KEY = Column("key", pl.String(), "partition key", nullable=False)
+X = Column("x", pl.Int64(), "a number")
+
+
+@pytest.fixture(autouse=True)
+def contracts(monkeypatch):
+    """The IO manager writes only tables with a contract: give the test assets theirs."""
+    for name in ("numbers", "doubled", "rogue"):
+        monkeypatch.setitem(TABLES, name, _contract(name, KEY, X))
+    monkeypatch.setitem(TABLES, "daily", _contract("daily", KEY))
 
 
 def _materialize(tmp_path, keys, instance, assets=(numbers, doubled)):
@@ -37,10 +60,42 @@ def _materialize(tmp_path, keys, instance, assets=(numbers, doubled)):
     ]
 
 
-def test_single_partition_input_arrives_as_a_dict(tmp_path, instance):
-    assert _materialize(tmp_path, ["2024-01-03"], instance).success
+def test_single_partition_input_arrives_as_a_mapping_of_stored_partitions(tmp_path, instance):
+    received = []
+
+    @dg.asset(partitions_def=DAYS, name="doubled", backfill_policy=SINGLE_RUN)
+    def spy(numbers: StoredPartitions) -> dict[str, pl.DataFrame]:
+        received.append((type(numbers), list(numbers)))
+        return {k: f.with_columns(pl.col("x") * 2) for k, f in numbers.items()}
+
+    assert _materialize(tmp_path, ["2024-01-03"], instance, (numbers, spy)).success
+    assert received == [(StoredPartitions, ["2024-01-03"])]
     out = pl.read_parquet(tmp_path / "doubled" / "2024-01-03.parquet")
     assert out.to_dicts() == [{"key": "2024-01-03", "x": 0}]
+
+
+def test_a_stored_partition_is_read_only_when_looked_up(tmp_path, instance):
+    assert _materialize(tmp_path, ["2024-01-02"], instance, (numbers,)).success
+    io = PartitionedParquetIOManager(base_dir=str(tmp_path))
+    stored = StoredPartitions(io.store, "numbers", ["2024-01-02", "2024-01-03"])
+    assert list(stored) == ["2024-01-02", "2024-01-03"]  # listing reads nothing
+    assert stored["2024-01-02"].to_dicts() == [{"key": "2024-01-02", "x": 0}]
+    with pytest.raises(FileNotFoundError, match=r"numbers\[2024-01-03\] was never written"):
+        stored["2024-01-03"]
+    with pytest.raises(KeyError):
+        stored["2024-01-04"]  # not an input partition of the step
+
+
+def test_a_frame_is_written_in_its_contract_column_order_dtypes_and_key_order(tmp_path, instance):
+    @dg.asset(partitions_def=DAYS, name="numbers", backfill_policy=SINGLE_RUN)
+    def shuffled(context: dg.AssetExecutionContext) -> pl.DataFrame:
+        key = context.partition_key
+        return pl.DataFrame({"x": [2, 1], "extra": ["a", "b"], "key": [key + "b", key + "a"]})
+
+    assert _materialize(tmp_path, ["2024-01-02"], instance, (shuffled,)).success
+    out = pl.read_parquet(tmp_path / "numbers" / "2024-01-02.parquet")
+    assert out.schema == pl.Schema({"key": pl.String, "x": pl.Int64})
+    assert out["key"].to_list() == ["2024-01-02a", "2024-01-02b"]
 
 
 def test_multi_partition_output_writes_one_file_per_partition(tmp_path, instance):
@@ -95,7 +150,7 @@ def test_rematerializing_writes_byte_identical_files(tmp_path, instance):
 def test_returning_partitions_outside_the_run_is_refused(tmp_path, instance):
     @dg.asset(partitions_def=DAYS)
     def rogue() -> dict[str, pl.DataFrame]:
-        return {"2024-01-04": pl.DataFrame({"x": [1]})}
+        return {"2024-01-04": pl.DataFrame({"key": ["2024-01-04"], "x": [1]})}
 
     result = dg.materialize(
         [rogue],
@@ -105,4 +160,7 @@ def test_returning_partitions_outside_the_run_is_refused(tmp_path, instance):
         raise_on_error=False,
     )
     assert not result.success
+    assert "rogue returned partition 2024-01-04 that this run does not materialize" in (
+        failure_message(result)
+    )
     assert not (tmp_path / "rogue").exists() or not any((tmp_path / "rogue").iterdir())

@@ -21,6 +21,10 @@ from stockmonitor_assets.jobs import JOB_NAMES, SOURCE_TAG
 from stockmonitor_assets.trading_calendar import trading_day_partitions
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+ALL_ASSETS = [
+    "instruments", "raw_ohlcv", "completed_ohlcv", "fundamentals", "technical_indicators",
+    "fundamental_indicators", "merged", "scores", "scores_table",
+]  # fmt: skip
 
 
 def at(day: str, time: str) -> dt.datetime:
@@ -100,9 +104,10 @@ def test_trading_day_requests_the_previous_day_once_at_the_first_tick_after_nine
     requested = clock.tick(at("2024-06-12", "09:00:30"))
     assert only_day(requested) == "2024-06-11"
     assert set(SOURCE_ASSETS) <= set(requested)
-    # fundamentals will be requested, so its indicators follow in the same tick (eager);
-    # completed_ohlcv waits for its missing previous day, which only a backfill fills.
-    assert "fundamental_indicators" in requested and "completed_ohlcv" not in requested
+    # Everything downstream follows in the same tick (eager): no asset depends on another
+    # partition of itself (completed_ohlcv reads its previous day, technical_indicators its
+    # window, from the store), so one run computes the whole day.
+    assert set(requested) == set(ALL_ASSETS)
     assert clock.tick(at("2024-06-12", "14:00")) == {}
 
 
@@ -126,7 +131,11 @@ def test_upstream_update_mid_day_requests_downstream_eagerly(clock, instance):
     report(instance, "completed_ohlcv", "2024-06-07")
     assert clock.tick(at("2024-06-12", "10:00")) == {}
     report(instance, "raw_ohlcv", "2024-06-11")
-    assert clock.tick(at("2024-06-12", "11:00")) == {"completed_ohlcv": {"2024-06-11"}}
+    # completed_ohlcv has both its inputs; its indicators follow it in the same tick.
+    assert clock.tick(at("2024-06-12", "11:00")) == {
+        "completed_ohlcv": {"2024-06-11"},
+        "technical_indicators": {"2024-06-11"},
+    }
 
 
 @dg.asset_check(asset="merged", blocking=True, partitions_def=trading_day_partitions)

@@ -6,7 +6,7 @@ import polars as pl
 
 from stockmonitor_assets.definitions import build_defs
 from stockmonitor_assets.quality import TABLES
-from stockmonitor_assets_tests.test_checks_dagster import DAY, FIRST, LAST, clean_run
+from stockmonitor_assets_tests.clean_run import DAY, FIRST, LAST, clean_run
 
 
 def _latest(pipeline, asset: str, key: str) -> dict:

@@ -1,30 +1,53 @@
-"""Against the real Postgres at 127.0.0.1:5432: the repo's dagster.yaml instance and the
-stock_scores table (one row per stock and day however often a day is saved).
+"""The two Dagster instances of the repo, and the stock_scores table.
 
-A throwaway database `stockmonitor_test_<pid>` is created for the session and dropped after.
+`deploy/dagster.yaml` (production), against the real Postgres at 127.0.0.1:5432: runs,
+event logs and schedules land in Postgres, runs are queued one per source, and stock_scores
+keeps one row per stock and day however often a day is saved. A throwaway database
+`stockmonitor_test_<pid>` is created for the session and dropped after.
+
+The repo-root `dagster.yaml` (a checkout): embedded SQLite under ./.dagster_home, with no
+environment variable at all.
 """
 
 import os
+import shutil
 from pathlib import Path
 
 import dagster as dg
+import dagster_postgres
 import psycopg2
 import pytest
 import yaml
-from dagster._core.run_coordinator import QueuedRunCoordinator
 
 from stockmonitor_assets.assets import database, indicators, market, scoring
 from stockmonitor_assets.database import SCORES_TABLE, PostgresResource
-from stockmonitor_assets.postgres_instance import PostgresEventLogStorage
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets_tests.conftest import Pipeline
-from stockmonitor_assets_tests.test_instance import EXPECTED, run_range, stored
-
-pytestmark = pytest.mark.postgres
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 DAY = "2024-01-02"
+DB_VARIABLES = ("DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME")
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2024-06-03", end_date="2024-06-06")
+KEYS = DAYS.get_partition_keys()
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def prices(context: dg.AssetExecutionContext) -> None:
+    for key in context.partition_keys:
+        context.add_asset_metadata({"rows": len(key)}, partition_key=key)
+
+
+def run_range(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """One run materializing every day of DAYS."""
+    tags = {
+        "dagster/asset_partition_range_start": KEYS[0],
+        "dagster/asset_partition_range_end": KEYS[-1],
+    }
+    result = dg.materialize([prices], instance=instance, tags=tags)
+    assert result.success
+    return result
 
 
 def _admin(sql: str) -> None:
@@ -49,24 +72,23 @@ def test_database():
     _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def _deploy_overrides() -> dict:
+    return yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+
+
 @pytest.fixture
 def postgres_instance(test_database, tmp_path, monkeypatch):
-    """An instance configured by the repo's dagster.yaml, its env vars set to the test DB."""
+    """An instance configured by deploy/dagster.yaml, its DB_* variables set to the test DB."""
     env = {"DB_HOST": "127.0.0.1", "DB_PORT": "5432", "DB_USER": "postgres"}
     env |= {"DB_PASSWORD": "unused-with-trust-auth", "DB_NAME": test_database}
     env |= {"LOG_DIR": str(tmp_path / "logs")}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    overrides = yaml.safe_load((REPO / "dagster.yaml").read_text())
     (tmp_path / "home").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / "home"), overrides=overrides) as instance:
+    with dg.instance_for_test(
+        temp_dir=str(tmp_path / "home"), overrides=_deploy_overrides()
+    ) as instance:
         yield instance
-
-
-def test_dagster_yaml_event_log_stores_a_batched_range_like_dagster(postgres_instance, monkeypatch):
-    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
-    assert isinstance(postgres_instance.event_log_storage, PostgresEventLogStorage)
-    assert stored(run_range(postgres_instance)) == EXPECTED
 
 
 def _query(database_name: str, sql: str, *args) -> list[tuple]:
@@ -79,13 +101,49 @@ def _query(database_name: str, sql: str, *args) -> list[tuple]:
         conn.close()
 
 
-def test_dagster_yaml_queues_runs_and_limits_one_run_per_source(postgres_instance):
+@pytest.mark.postgres
+def test_deploy_yaml_keeps_runs_events_and_schedules_in_postgres(postgres_instance, test_database):
+    assert isinstance(postgres_instance.run_storage, dagster_postgres.PostgresRunStorage)
+    assert isinstance(postgres_instance.event_log_storage, dagster_postgres.PostgresEventLogStorage)
+    assert isinstance(postgres_instance.schedule_storage, dagster_postgres.PostgresScheduleStorage)
+    run_id = run_range(postgres_instance).run_id
+    assert _query(test_database, "SELECT status FROM runs WHERE run_id = %s", run_id) == [
+        ("SUCCESS",)
+    ]
+    materialized = _query(
+        test_database,
+        "SELECT partition FROM event_logs WHERE run_id = %s"
+        " AND dagster_event_type = 'ASSET_MATERIALIZATION' ORDER BY partition",
+        run_id,
+    )
+    assert [p for (p,) in materialized] == KEYS
+    key = dg.AssetKey("prices")
+    assert sorted(postgres_instance.get_materialized_partitions(key)) == KEYS
+    records = postgres_instance.fetch_materializations(key, limit=10, ascending=True).records
+    assert [dict(r.asset_materialization.metadata)["rows"].value for r in records] == [10] * len(
+        KEYS
+    )
+
+
+@pytest.mark.postgres
+def test_deploy_yaml_queues_runs_and_limits_one_run_per_source(postgres_instance):
     coordinator = postgres_instance.run_coordinator
-    assert isinstance(coordinator, QueuedRunCoordinator)
+    assert isinstance(coordinator, dg.QueuedRunCoordinator)
     limits = coordinator.get_run_queue_config().tag_concurrency_limits
     assert [(limit["key"], limit["limit"]) for limit in limits] == [("stockmonitor/source", 1)]
 
 
+@pytest.mark.parametrize("variable", DB_VARIABLES)
+def test_deploy_yaml_without_a_db_variable_names_it(monkeypatch, variable):
+    for name in DB_VARIABLES:
+        monkeypatch.setenv(name, "x")
+    monkeypatch.delenv(variable)
+    with pytest.raises(dg.DagsterInvalidConfigError, match=variable):
+        with dg.instance_for_test(overrides=_deploy_overrides()) as instance:
+            instance.run_storage  # noqa: B018 - the storage is built on first use
+
+
+@pytest.mark.postgres
 def test_runs_land_in_postgres_and_saving_a_day_twice_keeps_one_row_per_stock(
     postgres_instance, test_database, tmp_path
 ):
@@ -124,3 +182,21 @@ def test_scores_table_skips_visibly_without_a_database(tmp_path, instance):
         if e.asset_key == dg.AssetKey("scores_table")
     ]
     assert event.materialization.metadata["skipped"].value == database.SKIPPED
+
+
+def test_repo_root_dagster_yaml_needs_no_environment(tmp_path, monkeypatch):
+    for name in [*DB_VARIABLES, *(n for n in os.environ if n.startswith("DAGSTER_"))]:
+        monkeypatch.delenv(name, raising=False)
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.chdir(tmp_path)
+    overrides = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    with dg.instance_for_test(overrides=overrides) as instance:
+        assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
+        run_id = run_range(instance).run_id
+    # Runs and their event logs are SQLite files under ./.dagster_home, relative to the cwd.
+    assert (tmp_path / ".dagster_home" / "history" / "runs.db").is_file()
+    assert (tmp_path / ".dagster_home" / "history" / "runs" / f"{run_id}.db").is_file()
+    # What Dagster's CLI does in the repo root with DAGSTER_HOME unset: read ./dagster.yaml.
+    reopened = dg.DagsterInstance.from_config(str(tmp_path))
+    assert reopened.get_run_by_id(run_id).is_success
+    assert sorted(reopened.get_materialized_partitions(dg.AssetKey("prices"))) == KEYS

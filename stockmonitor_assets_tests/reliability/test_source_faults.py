@@ -111,7 +111,10 @@ GARBAGE_BARS = {
         lambda b: b.with_columns(low=_first_row("low", pl.lit(-1.0))),
         "negative prices or volume",
     ),
-    "duplicated_rows": (lambda b: pl.concat([b, b.head(2)]), "duplicate rows on key"),
+    "duplicated_rows": (
+        lambda b: pl.concat([b, b.head(2)]),
+        "rows share a key ['order_book_id', 'date'], e.g. [{'order_book_id': '",
+    ),
     "future_date": (
         lambda b: pl.concat([b, b.head(1).with_columns(date=pl.lit(dt.date(2099, 1, 5)))]),
         "unrequested dates [datetime.date(2099, 1, 5)]",
