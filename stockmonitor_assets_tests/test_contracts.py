@@ -74,12 +74,6 @@ def test_a_frame_breaking_its_contract_is_refused_naming_what_broke(defect):
     assert [p for p in parts if p not in message] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="schemas.TableSchema.conform: a failed cast names table, column and value, but "
-    "not the stock and date of the offending row (docs/data-rules.md promises both)",
-)
 def test_a_wrong_dtype_names_the_stock_and_date():
     damage, _ = DEFECTS["wrong dtype"]
     with pytest.raises(SchemaViolation, match=rf"{STOCK}.*2024-06-07|2024, 6, 7"):
@@ -209,13 +203,6 @@ def test_a_contract_broken_by_an_asset_fails_its_step_and_writes_nothing(
         assert not (pipeline.data_dir / rebuilt / f"{DAY}.parquet").exists(), rebuilt
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="assets/partitions.py DayStream.items runs the step's judges and metadata on a "
-    "frame before the IO manager conforms it: a missing column a judge reads fails with a "
-    "polars ColumnNotFoundError from quality.check_withheld, not the contract's message",
-)
 def test_a_missing_column_a_check_reads_is_reported_by_the_contract(tmp_path, monkeypatch):
     pipeline = _copy_upstream_of("merged", tmp_path)
     drop = lambda frame: frame.drop("withheld_reason")  # noqa: E731

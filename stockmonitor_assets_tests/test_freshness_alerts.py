@@ -125,13 +125,6 @@ def test_a_failed_run_is_appended_to_the_alerts_log_naming_run_day_and_step(tmp_
     assert [e.split(":")[0] for e in record["step_errors"]] == ["merged"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="alerts.run_failure_alert keeps only the outer Dagster error of a failed step; a "
-    "contract broken at write is wrapped in DagsterExecutionHandleOutputError, so the alert "
-    "loses the SchemaViolation (table, key, stock, date) in its cause",
-)
 def test_the_alert_of_a_broken_contract_names_the_defect(tmp_path, monkeypatch):
     _, line = _alert_of_a_run_breaking_the_merged_contract(tmp_path, monkeypatch)
     assert "merged: 2 rows share a key" in line

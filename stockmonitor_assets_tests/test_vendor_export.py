@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 import talib
 
-from stockmonitor_assets.assets import checks, indicators, market, scoring
+from stockmonitor_assets.assets import indicators, market, scoring
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.trading_calendar import partition_key
 from stockmonitor_assets.transforms import technical
@@ -35,7 +35,6 @@ ASSETS = [
     indicators.fundamental_indicators,
     scoring.merged,
     scoring.scores,
-    *checks.ASSET_CHECKS,
 ]
 MIN_BARS = 300
 
