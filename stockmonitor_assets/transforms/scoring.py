@@ -1,38 +1,8 @@
 """Cross-sectional stock scores: eligibility, factor z-scores, composite, rank and level.
 
 Everything is per date (`.over("date")`), so a range run scores many days in one call.
-
-Eligibility, first applicable reason wins (a rule whose input is null does not apply):
-`suspended` (the row is filled: no trustworthy bar on D), `st` (is_st), `new_listing`
-(listed_trading_days < 60), `limit_up` (close within half a tick of a non-null limit_up:
-nobody could buy), `no_data` (every raw factor input is null). Ineligible stocks keep null
-z-scores, composite, rank, percentile, score and level.
-
-Raw factors (higher = better; NaN/inf become null):
-- trend = mean of the available (close/sma_20 - 1, close/sma_60 - 1, 0.05 * alignment),
-  alignment = +1 if sma_5 > sma_10 > sma_20 > sma_60, -1 if strictly reversed, 0 otherwise
-  (null when an SMA is missing); 0.05 puts a full alignment on the scale of a 5 % gap.
-- momentum = return_20d.
-- macd = macd_hist / close (scale-free across price levels).
-- rsi = -|rsi_14 - 55| - max(rsi_14 - 70, 0): concave, peaks at 55, and the decline
-  doubles once overbought (> 70).
-- volatility = -volatility_20d (lower risk is better).
-- value = mean of the available z(EP), z(BP) (each standardized as below first), so neither
-  ratio dominates by its scale; EP/BP stay defined for losses.
-- quality = roe_ttm.
-- liquidity = ln(total_turnover / float_market_cap), the log turnover rate (turnover is
-  log-normal across stocks); null when either is <= 0.
-
-Standardization, per factor and date, among eligible stocks only: winsorize at the 1 % / 99 %
-quantiles (linear interpolation) of the eligible values, then z = (x - mean) / std with
-ddof=1, so eligible z-scores have mean 0 and sample std 1. Nulls stay null and are excluded.
-A factor with no dispersion (std 0, or a single value) gets z = 0 for every non-null value.
-
-composite = sum(w_f * z_f) / sum(w_f) over the factors whose z is non-null (null if that sum
-of weights is 0). rank = 1 for the best composite of the day (ties: order_book_id ascending);
-only stocks with a composite are ranked; n = ranked stocks of the day. percentile =
-(n - rank) / (n - 1) (1 if n = 1), score = 100 * percentile, level by score band:
-强势股 >= 85, 潜力股 >= 70, 震荡股 >= 55, 弱势股 >= 40, else 高风险股.
+The specification (eligibility order, factor formulas, winsorization, composite, rank and
+level bands) is docs/scoring.md; the constants below are its numbers.
 """
 
 import math
