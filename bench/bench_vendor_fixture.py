@@ -10,6 +10,7 @@ imports warming up). Reports the median and each repetition.
 """
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,9 +20,11 @@ from benchlib import median, print_machine
 
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.trading_calendar import partition_key
-from stockmonitor_assets_tests.conftest import Pipeline
-from stockmonitor_assets_tests.test_vendor_export import ASSETS
-from stockmonitor_assets_tests.vendor_fixture import write_vendor_export
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests package
+from stockmonitor_assets_tests.conftest import Pipeline  # noqa: E402
+from stockmonitor_assets_tests.test_vendor_export import ASSETS  # noqa: E402
+from stockmonitor_assets_tests.vendor_fixture import write_vendor_export  # noqa: E402
 
 
 def one_run() -> tuple[float, float, bool]:
