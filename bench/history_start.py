@@ -5,9 +5,10 @@ Run from the repo root:  .venv/bin/python bench/history_start.py [--base DIR] [-
 1. Import time of `stockmonitor_assets.trading_calendar` and `.definitions` in fresh
    processes, interleaved: this tree vs `--base` (a checkout of the code before the change,
    e.g. `git archive <commit> stockmonitor_assets | tar -x -C DIR`), holiday cache warm.
-2. Partition-set operations the UI and backfills call, at one fixed "now": the closed-session
+2. Partition-set operations the UI and backfills call, at one fixed "now": this tree's
    definition from 2005 (~5,300 keys) vs the midnight end_offset=1 definition from 2015 and
-   from 2005.
+   from 2005 and the rejected exact-15:00 one (`0 0,15 * * 1-5` cron); and a one-day
+   `dg.materialize` of a 3-asset chain with a 250-day window mapping on each (in-memory IO).
 3. The demo market at 5,000 stocks in a fresh CACHE_DIR: simulating 2005..2026 cold (time,
    peak RSS, disk), then a warm single day and a warm year of bars, each in a new process.
 
@@ -106,21 +107,7 @@ def task_partitions() -> dict:
 
     from stockmonitor_assets import trading_calendar as tc
 
-    def midnight(start: str) -> dg.PartitionsDefinition:
-        holidays = (dt.datetime.combine(d, dt.time()) for d in sorted(tc.HOLIDAYS))
-        return dg.DailyPartitionsDefinition(
-            start_date=start,
-            timezone=tc.TIMEZONE,
-            fmt=tc.KEY_FORMAT,
-            end_offset=1,
-            exclusions=["0 0 * * 6,0", *holidays],
-        )
-
-    definitions = {
-        "closed sessions from 2005": tc.trading_day_partitions,
-        "midnight end_offset=1 from 2015": midnight("2015-01-05"),
-        "midnight end_offset=1 from 2005": midnight("2005-01-04"),
-    }
+    definitions = _definitions()
     operations = {
         "get_partition_keys": lambda p: p.get_partition_keys(),
         "get_last_partition_key": lambda p: p.get_last_partition_key(),
@@ -137,6 +124,89 @@ def task_partitions() -> dict:
                 timings[label] = time.perf_counter() - start
             out[name] = timings
     return out
+
+
+def _definitions() -> dict:
+    import dagster as dg
+
+    from stockmonitor_assets import trading_calendar as tc
+
+    holidays = [dt.datetime.combine(d, dt.time()) for d in sorted(tc.HOLIDAYS)]
+
+    def midnight(start: str) -> dg.PartitionsDefinition:
+        return dg.DailyPartitionsDefinition(
+            start_date=start,
+            timezone=tc.TIMEZONE,
+            fmt=tc.KEY_FORMAT,
+            end_offset=1,
+            exclusions=["0 0 * * 6,0", *holidays],
+        )
+
+    exact_close = dg.TimeWindowPartitionsDefinition(
+        cron_schedule="0 0,15 * * 1-5",
+        start=dt.datetime(2005, 1, 4),
+        timezone=tc.TIMEZONE,
+        fmt=tc.KEY_FORMAT,
+        exclusions=["0 15 * * *", *holidays],
+    )
+    return {
+        "this tree (midnight, end_offset=0) from 2005": tc.trading_day_partitions,
+        "midnight end_offset=1 from 2015 (before)": midnight("2015-01-05"),
+        "midnight end_offset=1 from 2005": midnight("2005-01-04"),
+        "00:00/15:00 cron from 2005 (rejected)": exact_close,
+    }
+
+
+def task_chain(name: str) -> dict:
+    import warnings
+
+    import dagster as dg
+
+    warnings.filterwarnings("ignore")
+    partitions = _definitions()[name]
+    window = dg.TimeWindowPartitionMapping(start_offset=-249)
+
+    @dg.asset(partitions_def=partitions)
+    def first() -> int:
+        return 1
+
+    @dg.asset(partitions_def=partitions, ins={"first": dg.AssetIn(partition_mapping=window)})
+    def second(first) -> int:
+        return 1
+
+    @dg.asset(partitions_def=partitions)
+    def third(second) -> int:
+        return 1
+
+    with dg.instance_for_test() as instance:
+        resources = {"io_manager": dg.mem_io_manager}
+        dg.materialize(
+            [first, second, third],
+            partition_key="2024-10-08",
+            instance=instance,
+            resources=resources,
+        )
+        start = time.perf_counter()
+        dg.materialize(
+            [first, second, third],
+            partition_key="2024-10-08",
+            instance=instance,
+            resources=resources,
+        )
+        return {"s": time.perf_counter() - start}
+
+
+def chain_runs(reps: int) -> None:
+    names = list(run_task(["partitions"]).keys() - {"peak_rss_mib"})
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for rep in range(reps):
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:
+            times[name].append(run_task(["chain", name])["s"])
+    for name in sorted(names):
+        print(
+            f"one-day 3-asset chain, 250-day window mapping, {name}: median of {reps} "
+            f"{statistics.median(times[name]):.2f} s"
+        )
 
 
 def task_demo(first: str, last: str) -> dict:
@@ -165,6 +235,7 @@ def main() -> None:
         return
     import_times(args.base, args.reps)
     partition_ops(max(3, args.reps // 2))
+    chain_runs(max(3, args.reps // 2))
     demo_costs()
 
 

@@ -113,7 +113,7 @@ def show_config(job_name: str) -> None:
 @click.option("--partition", help="One trading day, YYYY-MM-DD.")
 @click.option("--start", help="First trading day of a range.")
 @click.option("--end", help="Last trading day of a range (default: --start).")
-@click.option("--days-back", type=int, help="The last N closed trading days.")
+@click.option("--days-back", type=int, help="The last N trading days before today.")
 @click.option(
     "--config",
     "overrides",

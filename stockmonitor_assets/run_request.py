@@ -11,6 +11,7 @@ from typing import Any
 
 from stockmonitor_assets.trading_calendar import (
     PARTITIONS_START,
+    latest_partition_day,
     parse_trading_day,
     recent_range,
     sessions,
@@ -194,6 +195,11 @@ def _day(value: str, now: dt.datetime | None) -> dt.date:
     today = (now or shanghai_now()).date()
     if day > today:
         raise RunRequestError(f"{day} is in the future (today is {today} in Asia/Shanghai)")
+    if day > latest_partition_day(now):
+        raise RunRequestError(
+            f"{day} has no partition yet: a trading day's partition appears at 00:00 "
+            "Asia/Shanghai after its session"
+        )
     return day
 
 

@@ -2,19 +2,25 @@
 
 Keys are exactly the XSHG sessions (`%Y-%m-%d`, Asia/Shanghai) from the history start
 (STOCKMONITOR_HISTORY_START, default 2005-01-04, the start of RQDatac's daily bars) to the
-latest *closed* session. One rule says when a day exists: at SESSION_CLOSE (15:00
-Asia/Shanghai) on the day itself. From then on its key is in the partition set, the demo
-source serves it, and `latest_closed_session` returns it. The partition set never holds a
-session that has not closed, and weekends and holidays never expose the next one.
+latest *finished* session: the partition set never holds a day that has not closed, and
+weekends and holidays never expose the next session. Two moments, one home each:
 
-How the partitions definition encodes the rule (Dagster 1.13, public API): a time-window
-definition ticking at 00:00 and 15:00 on weekdays, with every 15:00 window and every holiday
-excluded, so the window of key D is [D 00:00, D 15:00) and, with `end_offset=0`, D is in the
-set from the moment its window ends. The obvious alternatives were measured wrong:
-`end_offset=1` on midnight windows lists Monday on Sunday, and `hour_offset=15` with
-`end_offset=1` lists the next session from 15:00 on the day after any session (Saturday
-15:00 -> Monday, the first holiday 15:00 -> the day after the holiday week), because Dagster
-counts the offset in non-excluded windows past the last complete one.
+- SESSION_CLOSE (15:00 Asia/Shanghai): a session's data exists from its close on
+  (`latest_closed_session`; the demo source publishes then).
+- the end of the day (00:00 after the session): its key joins the partition set
+  (`latest_partition_day`, `recent_range`, what the UI offers and backfills reach).
+
+Why a key appears at the day's end and not at 15:00 (measured, Dagster 1.13.27): the
+definition is a midnight `DailyPartitionsDefinition` with `end_offset=0` and weekends and
+holidays excluded, so key D is listed once its window [D 00:00, D+1 00:00) has ended.
+`end_offset=1` (used until 2026-11) lists Monday on Sunday; `hour_offset=15` with
+`end_offset=1` lists the next session from 15:00 on any closed day (Saturday 15:00 ->
+Monday; a holiday 15:00 -> the day after the holiday week), since Dagster counts the offset
+in non-excluded windows past the last complete one. The exact alternative, windows
+[D 00:00, D 15:00) from a `0 0,15 * * 1-5` cron with the 15:00 windows excluded, is right
+but Dagster iterates such a cron through croniter: listing the ~5,300 keys took 9x as long
+and a one-day run of a 250-day window mapping ~1.6 s more (bench/RESULTS.md). The daily
+sync runs at 09:00 the next morning, so automation never waits for the later key.
 
 Holidays come from exchange_calendars (which records XSHG only through its last published
 year, 2026 in 4.13) plus a user-supplied list for later years, read from
@@ -150,19 +156,14 @@ def _history_start() -> dt.date:
 PARTITIONS_START = _history_start()
 
 
-def _partitions(start: dt.date, holidays: frozenset[dt.date]) -> dg.TimeWindowPartitionsDefinition:
-    """Keys = sessions from `start`; key D is in the set from D SESSION_CLOSE on."""
-    close = SESSION_CLOSE.hour
-    return dg.TimeWindowPartitionsDefinition(
-        cron_schedule=f"0 0,{close} * * 1-5",
-        start=dt.datetime.combine(start, dt.time()),
+def _partitions(start: dt.date, holidays: frozenset[dt.date]) -> dg.DailyPartitionsDefinition:
+    """Keys = sessions from `start`; key D is listed from D+1 00:00 (its window's end)."""
+    return dg.DailyPartitionsDefinition(
+        start_date=start.isoformat(),
         timezone=TIMEZONE,
         fmt=KEY_FORMAT,
         end_offset=0,
-        exclusions=[
-            f"0 {close} * * *",
-            *(dt.datetime.combine(d, dt.time()) for d in sorted(holidays)),
-        ],
+        exclusions=["0 0 * * 6,0", *(dt.datetime.combine(d, dt.time()) for d in sorted(holidays))],
     )
 
 
@@ -227,20 +228,26 @@ def as_shanghai(moment: dt.datetime) -> dt.datetime:
 
 
 def latest_closed_session(now: dt.datetime | None = None) -> dt.date:
-    """The last session whose close (SESSION_CLOSE) is at or before `now`: the last key of
-    `trading_day_partitions` at `now`, and the last day a source is asked for."""
+    """The last session whose close (SESSION_CLOSE) is at or before `now`: the last day a
+    source has data for."""
     now = as_shanghai(now or shanghai_now())
     last = now.date() if now.time() >= SESSION_CLOSE else now.date() - dt.timedelta(days=1)
     return calendar_sessions(last - dt.timedelta(days=40), last)[-1]
 
 
-# Daily bars are published once the session has closed: the same rule, one name per use.
-latest_published_day = latest_closed_session
+def latest_partition_day(now: dt.datetime | None = None) -> dt.date:
+    """The last key of `trading_day_partitions` at `now`: the last session before today."""
+    yesterday = as_shanghai(now or shanghai_now()).date() - dt.timedelta(days=1)
+    return calendar_sessions(yesterday - dt.timedelta(days=40), yesterday)[-1]
+
+
+# What the scheduled sync fetches: the latest partition (at 09:00, the previous session).
+latest_published_day = latest_partition_day
 
 
 def recent_range(days: int, now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
-    """The last `days` closed sessions, as (first, last)."""
-    last = latest_closed_session(now)
+    """The last `days` partition days (sessions before today), as (first, last)."""
+    last = latest_partition_day(now)
     window = calendar_sessions(last - dt.timedelta(days=2 * days + 30), last)
     if len(window) < days:
         raise ValueError(f"the last {days} sessions reach before {CALENDAR_START}")

@@ -10,8 +10,9 @@ and the price path is simulated a year at a time from the epoch (`demo_simulatio
 cached on disk per year.
 
 A day is served only once it is a trading day of the project calendar and its session has
-closed: from 15:00 Asia/Shanghai on the day itself (per `clock`), the moment its partition
-key appears (`trading_calendar.SESSION_CLOSE`, the one home of that rule).
+closed: from 15:00 Asia/Shanghai on the day itself (per `clock`;
+`trading_calendar.SESSION_CLOSE`, the one home of that rule). Its partition key appears
+later, at the end of the day, so a run of a listed key always finds the day published.
 """
 
 import datetime as dt
