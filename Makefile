@@ -34,7 +34,7 @@ demo: $(VENV)/.installed
 	@echo "Open the Dagster UI:    make ui   (then browse http://127.0.0.1:3000; run log: logs/demo.log)"
 
 ui: $(VENV)/.installed
-	$(BIN)/dagster dev -m stockmonitor_assets.definitions -h 127.0.0.1 -p 3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

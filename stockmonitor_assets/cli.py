@@ -11,19 +11,15 @@ The original `run_jobs.py` words work: `stockmonitor run sync --days-back 5`, `f
 `show-config` do.
 """
 
-import os
 import sys
 import threading
 import time
 import uuid
 import warnings
-from pathlib import Path
 
 import click
 import dagster as dg
 import yaml
-
-from stockmonitor_assets import settings
 
 FULL_PIPELINE = "daily_full_pipeline_job"
 
@@ -245,15 +241,12 @@ def _range_tags(selected) -> dict[str, str]:
 
 
 def _instance() -> dg.DagsterInstance:
-    """The instance the UI reads: $DAGSTER_HOME's, else the dagster.yaml of this directory
-    (the repo root's keeps everything under ./.dagster_home), as Dagster's own CLI does."""
-    if settings.get("DAGSTER_HOME"):
-        return dg.DagsterInstance.get()
-    if not Path("dagster.yaml").exists():
-        raise click.ClickException(
-            "no Dagster instance: run from the repo root (its dagster.yaml) or set DAGSTER_HOME"
-        )
-    return dg.DagsterInstance.from_config(os.getcwd())
+    from stockmonitor_assets import cli_launch
+
+    try:
+        return cli_launch.open_instance()
+    except cli_launch.LaunchError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _defs() -> dg.Definitions:

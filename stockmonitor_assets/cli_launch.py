@@ -12,6 +12,7 @@ and partition materialized (per day of a range, as the assets land them).
 """
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -70,13 +71,31 @@ def execute_here(
     job = dg.build_reconstructable_job(
         "stockmonitor_assets.cli_launch", "job_named", reconstructable_args=(job_name,)
     )
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         return dg.execute_job(
             job,
             instance=instance,
             run_config={**run_config, **QUIET_CONSOLE},
             tags={**tags, REQUEST_TAG: request_id},
         )
+
+
+def instance_home() -> str:
+    """Where the instance's dagster.yaml is: $DAGSTER_HOME, else this directory's (the repo
+    root's keeps everything under ./.dagster_home), as Dagster's own CLI reads it."""
+    home = os.environ.get("DAGSTER_HOME", "").strip()
+    if home:
+        return home
+    if not Path("dagster.yaml").exists():
+        raise LaunchError(
+            "no Dagster instance: run from the repo root (its dagster.yaml) or set DAGSTER_HOME"
+        )
+    return os.getcwd()
+
+
+def open_instance() -> dg.DagsterInstance:
+    """The instance `make ui` and `dagster asset materialize` use here."""
+    return dg.DagsterInstance.from_config(instance_home())
 
 
 def run_id_for_request(instance: dg.DagsterInstance, request_id: str) -> str | None:
@@ -112,7 +131,9 @@ def launch(job_name: str, run_id: str, run_config: dict, tags: dict[str, str]) -
             "--config-json",
             json.dumps(run_config),
         ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        # `dagster job launch` reads the instance from DAGSTER_HOME only.
+        env = {**os.environ, "DAGSTER_HOME": instance_home()}
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         raise LaunchError(lines[-1] if lines else f"dagster job launch exited {done.returncode}")
