@@ -75,14 +75,28 @@ def downstream_condition() -> dg.AutomationCondition:
     """`eager()`, reaching back past closures, and held while an upstream blocking check fails.
 
     Plain `eager()` only considers the latest key, which is today (`end_offset=1`), while
-    the sync lands the previous trading day.
+    the sync lands the previous trading day. "Held while failed" rather than Dagster's
+    `all_deps_blocking_checks_passed()`: a single-run range (how history is backfilled)
+    records one check result per check for the whole range, not one per partition, so
+    "passed" is never true per partition there and the first sync after a backfill would
+    wait forever. Inside a run, blocking checks still stop downstream steps.
     """
     eager = dg.AutomationCondition.eager().replace(
         "in_latest_time_window",
         dg.AutomationCondition.in_latest_time_window(lookback_delta=EAGER_LOOKBACK),
     )
-    return (eager & dg.AutomationCondition.all_deps_blocking_checks_passed()).with_label(
-        "eager, blocking checks passed"
+    return (eager & ~upstream_blocking_check_failed()).with_label(
+        "eager, no upstream blocking check failed"
+    )
+
+
+def upstream_blocking_check_failed() -> dg.AutomationCondition:
+    """A dependency's latest materialization failed one of its blocking checks."""
+    failed = dg.AutomationCondition.any_checks_match(
+        dg.AutomationCondition.check_failed(), blocking_only=True
+    )
+    return dg.AutomationCondition.any_deps_match(failed).with_label(
+        "upstream_blocking_check_failed"
     )
 
 
