@@ -19,11 +19,15 @@ from stockmonitor_assets import settings
 ALERTS_FILE = "alerts.jsonl"
 WEBHOOK_TIMEOUT_SECONDS = 5
 MAX_MESSAGE_CHARS = 2000
-PARTITION_TAGS = (
+REPORTED_TAGS = (
     "dagster/partition",
     "dagster/asset_partition_range_start",
     "dagster/asset_partition_range_end",
     "dagster/backfill",
+    # Run retries (dagster.yaml `run_retries`): whether the daemon re-executes this failure,
+    # and which attempt it was, so a receiver can page only on the last one.
+    "dagster/will_retry",
+    "dagster/retry_number",
 )
 
 
@@ -35,13 +39,14 @@ def alert_record(
     now: dt.datetime,
     step_errors: Sequence[str] = (),
 ) -> dict[str, object]:
-    """What an alert says about a failed run (only partition tags: other tags are free text)."""
+    """What an alert says about a failed run (only partition and retry tags: other tags are
+    free text)."""
     return {
         "time": now.isoformat(timespec="seconds"),
         "event": "run_failure",
         "job": job_name,
         "run_id": run_id,
-        **{tag.removeprefix("dagster/"): tags[tag] for tag in PARTITION_TAGS if tag in tags},
+        **{tag.removeprefix("dagster/"): tags[tag] for tag in REPORTED_TAGS if tag in tags},
         "message": message[:MAX_MESSAGE_CHARS],
         "step_errors": [e[:MAX_MESSAGE_CHARS] for e in step_errors],
     }

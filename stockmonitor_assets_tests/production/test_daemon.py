@@ -10,6 +10,7 @@ materializations, sensor ticks and the `stock_scores` table.
 
 import contextlib
 import datetime as dt
+from dataclasses import dataclass
 
 import dagster as dg
 import polars as pl
@@ -22,6 +23,7 @@ from stockmonitor_assets_tests.production.conftest import (
     MARKET,
     PG,
     WINDOW_SESSIONS,
+    Deployment,
     deployed,
     finished,
     recent_sessions,
@@ -52,12 +54,27 @@ query Ticks($name: String!) {
 }"""
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """The deployment, and the runs submitted through the webserver as soon as it answered."""
+
+    deployment: Deployment
+    manual_syncs: list[str]
+    faulty_scoring: str
+
+
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
+def scenario(tmp_path_factory):
+    """Runs are submitted at once, so they play out while the first cron minute comes."""
     root = tmp_path_factory.mktemp("daemon")
     history = [(MARKET, *WINDOW), ("*", HISTORY[0], HISTORY[-1])]
-    with deployed(root, history, STOCKMONITOR_SYNC_CRON="* * * * *") as d:
-        yield d
+    with (
+        deployed(root, history, STOCKMONITOR_SYNC_CRON="* * * * *") as deployment,
+        _failing_once(deployment.database, HISTORY[-1]),
+    ):
+        syncs = [deployment.launch("daily_data_sync_job", day) for day in OLD_DAYS]
+        faulty = deployment.launch("scoring_and_save_job", HISTORY[-1])
+        yield Scenario(deployment, syncs, faulty)
 
 
 def materializations(instance: dg.DagsterInstance, asset: str, day: str) -> list:
@@ -66,8 +83,8 @@ def materializations(instance: dg.DagsterInstance, asset: str, day: str) -> list
     ).records
 
 
-def test_two_requested_syncs_never_run_at_once(deployment):
-    run_ids = [deployment.launch("daily_data_sync_job", day) for day in OLD_DAYS]
+def test_two_requested_syncs_never_run_at_once(scenario):
+    deployment, run_ids = scenario.deployment, scenario.manual_syncs
     with deployment.instance() as instance:
         deployment.wait_until(
             lambda: all(finished(instance, r) for r in run_ids), 120, "both syncs to finish"
@@ -79,7 +96,8 @@ def test_two_requested_syncs_never_run_at_once(deployment):
     assert first.end_time <= second.start_time, "the per-source limit let two syncs overlap"
 
 
-def test_the_sensor_syncs_the_latest_day_and_everything_downstream_follows(deployment):
+def test_the_sensor_syncs_the_latest_day_and_everything_downstream_follows(scenario):
+    deployment = scenario.deployment
     deployment.wait_until(
         lambda: deployment.scores_rows(TARGET), 170, f"stock_scores rows of {TARGET}"
     )
@@ -91,7 +109,8 @@ def test_the_sensor_syncs_the_latest_day_and_everything_downstream_follows(deplo
     assert deployment.scores_rows(TARGET) == _scores_parquet_rows(deployment, TARGET)
 
 
-def test_source_runs_never_overlapped_and_a_later_tick_does_not_sync_again(deployment):
+def test_source_runs_never_overlapped_and_a_later_tick_does_not_sync_again(scenario):
+    deployment = scenario.deployment
     with deployment.instance() as instance:
         (sync,) = materializations(instance, "raw_ohlcv", TARGET)
         sync_end = instance.get_run_record_by_id(sync.run_id).end_time
@@ -115,18 +134,17 @@ def test_source_runs_never_overlapped_and_a_later_tick_does_not_sync_again(deplo
     assert all(a[1] <= b[0] for a, b in zip(intervals, intervals[1:], strict=False))
 
 
-def test_a_run_failing_on_a_transient_database_error_is_retried_and_completes(deployment):
-    day = HISTORY[-1]
-    with _failing_once(deployment.database, day):
-        run_id = deployment.launch("scoring_and_save_job", day)
-        with deployment.instance() as instance:
-            failed = deployment.wait_until(lambda: finished(instance, run_id), 90, "the run")
-            assert failed.status == dg.DagsterRunStatus.FAILURE
-            retry = deployment.wait_until(
-                lambda: _finished_retry(instance, run_id), 120, "the daemon's retry"
-            )
-        assert retry.status == dg.DagsterRunStatus.SUCCESS
-        assert retry.tags["dagster/retry_number"] == "1"
+def test_a_run_failing_on_a_transient_database_error_is_retried_and_completes(scenario):
+    deployment, run_id, day = scenario.deployment, scenario.faulty_scoring, HISTORY[-1]
+    with deployment.instance() as instance:
+        failed = deployment.wait_until(lambda: finished(instance, run_id), 120, "the run")
+        assert failed.status == dg.DagsterRunStatus.FAILURE
+        assert "injected transient fault" in _step_errors(instance, run_id)
+        retry = deployment.wait_until(
+            lambda: _finished_retry(instance, run_id), 120, "the daemon's retry"
+        )
+    assert retry.status == dg.DagsterRunStatus.SUCCESS
+    assert retry.tags["dagster/retry_number"] == "1"
     assert deployment.scores_rows(day) == _scores_parquet_rows(deployment, day)
 
 
@@ -152,13 +170,19 @@ def _failing_once(database: str, day: str):
             )
         try:
             yield
-            with conn.cursor() as cur:
-                cur.execute("SELECT last_value FROM fault_once")
-                assert cur.fetchone()[0] > 1, "the fault never fired"
         finally:
             with conn.cursor() as cur:
                 cur.execute("DROP TRIGGER fault_once ON stock_scores; DROP FUNCTION fault_once();")
                 cur.execute("DROP SEQUENCE fault_once")
+
+
+def _step_errors(instance: dg.DagsterInstance, run_id: str) -> str:
+    failures = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.STEP_FAILURE
+    ).records
+    return "\n".join(
+        r.event_log_entry.dagster_event.event_specific_data.error.to_string() for r in failures
+    )
 
 
 def _finished_retry(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
