@@ -19,6 +19,7 @@ from stockmonitor_assets import settings
 ALERTS_FILE = "alerts.jsonl"
 WEBHOOK_TIMEOUT_SECONDS = 5
 MAX_MESSAGE_CHARS = 2000
+STEP_WRAPPER = "DagsterExecutionStepExecutionError"
 REPORTED_TAGS = (
     "dagster/partition",
     "dagster/asset_partition_range_start",
@@ -87,6 +88,14 @@ def deliver(record: Mapping[str, object], log: object) -> None:
             log.error(f"alert webhook ({settings.ALERT_WEBHOOK}) failed: {type(exc).__name__}")
 
 
+def user_error(error) -> str:
+    """The error the step raised, not Dagster's "Error occurred while executing op" wrapper
+    around it (whose own message says nothing about the cause)."""
+    while error.cls_name == STEP_WRAPPER and error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 @dg.run_failure_sensor(
     name="run_failure_alert",
     description="Appends failed runs to LOG_DIR/alerts.jsonl and POSTs them to "
@@ -97,7 +106,7 @@ def run_failure_alert(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     message = context.failure_event.message or "run failed"
     errors = [
-        f"{event.step_key}: {event.event_specific_data.error.message.strip()}"
+        f"{event.step_key}: {user_error(event.event_specific_data.error)}"
         for event in context.get_step_failure_events()
         if event.event_specific_data and event.event_specific_data.error
     ]
