@@ -88,8 +88,8 @@ class PartitionedParquetIOManager(PolarsParquetIOManager):
         def load(key: str) -> Any:
             try:
                 return self.load_from_path(context=context, path=paths[key])
-            except FileNotFoundError:
-                if not allow_missing:
+            except OSError as error:
+                if not (allow_missing and is_missing_file(error, paths[key])):
                     raise
                 return _MISSING
 
@@ -171,6 +171,15 @@ def check_local_data_dir(path: str) -> None:
         existing = os.path.dirname(existing)
     if not os.access(existing, os.W_OK | os.X_OK) or not os.path.isdir(existing):
         raise DataDirError(f"DATA_DIR={path!r} is not a writable directory ({existing})")
+
+
+def is_missing_file(error: OSError, path: UPath) -> bool:
+    """Whether `error`, raised reading `path`, means the file does not exist.
+
+    Locally that is FileNotFoundError. polars' object-store reader raises a plain OSError
+    for an S3 404 ("object-store error: ... not found"), so an object store is asked.
+    """
+    return isinstance(error, FileNotFoundError) or (not _is_local(path) and not path.exists())
 
 
 def _is_local(path: UPath) -> bool:
