@@ -251,3 +251,14 @@ def finished(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
 
 def _bin(program: str) -> str:
     return str(Path(sys.executable).parent / program)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "restarts_postgres: restarts the shared Postgres server (runs last)"
+    )
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that restart the shared Postgres server run after every other test."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_postgres") is not None)
