@@ -20,6 +20,7 @@ MODULE_OF = {
     "pandera[polars]": "pandera.polars",
     "ta-lib": "talib",
     "mytt": "MyTT",
+    "moto[server]": "moto.server",
 }
 
 

@@ -99,7 +99,7 @@ def test_two_requested_syncs_never_run_at_once(scenario):
 def test_the_sensor_syncs_the_latest_day_and_everything_downstream_follows(scenario):
     deployment = scenario.deployment
     deployment.wait_until(
-        lambda: deployment.scores_rows(TARGET), 170, f"stock_scores rows of {TARGET}"
+        lambda: deployment.scores_rows(TARGET), 240, f"stock_scores rows of {TARGET}"
     )
     with deployment.instance() as instance:
         for asset in ALL_ASSETS:
