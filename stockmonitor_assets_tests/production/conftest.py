@@ -32,7 +32,6 @@ REPO = Path(__file__).resolve().parents[2]
 PG = dict(host="127.0.0.1", port=5432, user="postgres")
 LOCATION = "stockmonitor"
 UNIVERSE_SIZE = 30
-MARKET = "instruments,raw_ohlcv,completed_ohlcv,fundamentals"
 # The shortest indicator window (STOCKMONITOR_LOOKBACK_DAYS=60 needs 79 sessions of bars):
 # eager automation requests technical_indicators only once its whole window is stored.
 LOOKBACK_DAYS = 60

@@ -2,10 +2,10 @@
 
 One deployment for the module (README, Production: `dagster-daemon run` and
 `dagster-webserver` from the repo root, Postgres instance, demo market of 30 stocks), with
-the sync cron every minute and the three sessions before the latest published one already
-stored by a CLI backfill (bars over the indicator window, every asset for the last days).
-Everything below is observed from the outside: run records,
-materializations, sensor ticks and the `stock_scores` table.
+the sync cron every minute and the 78 sessions before the latest published one (the
+shortest indicator window) already stored by a CLI backfill of every asset. Everything
+below is observed from the outside: run records, materializations, sensor ticks and the
+`stock_scores` table.
 """
 
 import contextlib
@@ -20,7 +20,6 @@ import pytest
 from stockmonitor_assets.automation import SENSOR_NAME, SOURCE_ASSETS
 from stockmonitor_assets.jobs import SOURCE_TAG
 from stockmonitor_assets_tests.production.conftest import (
-    MARKET,
     PG,
     WINDOW_SESSIONS,
     Deployment,
@@ -32,7 +31,7 @@ from stockmonitor_assets_tests.production.conftest import (
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 *HISTORY, TARGET = recent_sessions(4)
-# The indicator window of TARGET, without TARGET: bars stored, then every asset for HISTORY.
+# The indicator window of TARGET, without TARGET: stored (every asset) by one CLI backfill.
 WINDOW = recent_sessions(WINDOW_SESSIONS)[0], HISTORY[-1]
 # Days before any window automation looks at: syncing them again triggers nothing else.
 OLD_DAYS = recent_sessions(3 * WINDOW_SESSIONS)[:2]
@@ -67,7 +66,7 @@ class Scenario:
 def scenario(tmp_path_factory):
     """Runs are submitted at once, so they play out while the first cron minute comes."""
     root = tmp_path_factory.mktemp("daemon")
-    history = [(MARKET, *WINDOW), ("*", HISTORY[0], HISTORY[-1])]
+    history = [("*", *WINDOW)]
     with (
         deployed(root, history, STOCKMONITOR_SYNC_CRON="* * * * *") as deployment,
         _failing_once(deployment.database, HISTORY[-1]),
