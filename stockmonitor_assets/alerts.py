@@ -29,11 +29,16 @@ ALERTS_FILE = "alerts.jsonl"
 WEBHOOK_DEADLINE_SECONDS = 10.0
 WEBHOOK_ATTEMPTS = 2  # one retry, on a network error, a timeout, 429 or 5xx
 MAX_MESSAGE_CHARS = 2000
-PARTITION_TAGS = (
+STEP_WRAPPER = "DagsterExecutionStepExecutionError"
+REPORTED_TAGS = (
     "dagster/partition",
     "dagster/asset_partition_range_start",
     "dagster/asset_partition_range_end",
     "dagster/backfill",
+    # Run retries (dagster.yaml `run_retries`): whether the daemon re-executes this failure,
+    # and which attempt it was, so a receiver can page only on the last one.
+    "dagster/will_retry",
+    "dagster/retry_number",
 )
 
 
@@ -45,13 +50,14 @@ def alert_record(
     now: dt.datetime,
     step_errors: Sequence[str] = (),
 ) -> dict[str, object]:
-    """What an alert says about a failed run (only partition tags: other tags are free text)."""
+    """What an alert says about a failed run (only partition and retry tags: other tags are
+    free text)."""
     return {
         "time": now.isoformat(timespec="seconds"),
         "event": "run_failure",
         "job": job_name,
         "run_id": run_id,
-        **{tag.removeprefix("dagster/"): tags[tag] for tag in PARTITION_TAGS if tag in tags},
+        **{tag.removeprefix("dagster/"): tags[tag] for tag in REPORTED_TAGS if tag in tags},
         "message": message[:MAX_MESSAGE_CHARS],
         "step_errors": [e[:MAX_MESSAGE_CHARS] for e in step_errors],
     }
@@ -186,6 +192,19 @@ def deliver(record: Mapping[str, object], log: object) -> None:
             log.error(f"alert webhook ({settings.ALERT_WEBHOOK}) failed: {reason}")
 
 
+def user_error(error) -> str:
+    """The error the step raised, not Dagster's "Error occurred while executing op" wrapper
+    around it (whose own message says nothing about the cause), and that error's causes
+    (Dagster also wraps a failed write, e.g. a broken contract, in its own error)."""
+    while error.cls_name == STEP_WRAPPER and error.cause is not None:
+        error = error.cause
+    messages = []
+    while error is not None:
+        messages.append(error.message.strip())
+        error = error.cause
+    return " <- caused by: ".join(messages)
+
+
 @dg.run_failure_sensor(
     name="run_failure_alert",
     description="Appends failed runs to LOG_DIR/alerts.jsonl and POSTs them to "
@@ -196,19 +215,9 @@ def run_failure_alert(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     message = context.failure_event.message or "run failed"
     errors = [
-        f"{event.step_key}: {_with_causes(event.event_specific_data.error)}"
+        f"{event.step_key}: {user_error(event.event_specific_data.error)}"
         for event in context.get_step_failure_events()
         if event.event_specific_data and event.event_specific_data.error
     ]
     now = dt.datetime.now(dt.UTC)
     deliver(alert_record(run.job_name, run.run_id, run.tags, message, now, errors), context.log)
-
-
-def _with_causes(error) -> str:
-    """An error's message and its causes' (Dagster wraps a failed write, e.g. a broken
-    contract, in its own error: the cause is what names the defect)."""
-    messages = []
-    while error is not None:
-        messages.append(error.message.strip())
-        error = error.cause
-    return " <- caused by: ".join(messages)

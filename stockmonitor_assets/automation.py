@@ -2,11 +2,14 @@
 
 Source assets (instruments, raw_ohlcv, fundamentals) are requested on the sync cron
 (STOCKMONITOR_SYNC_CRON, default 09:00 Mon-Fri Asia/Shanghai) for the latest *published*
-trading day. Dagster's own "latest time window" cannot express that: the partitions
-definition has `end_offset=1`, so at 09:00 on trading day T the latest key is T itself
-(not traded yet), and on an exchange holiday the cron still ticks. `LatestPublishedDay`
-picks the one right key from the trading calendar instead. Everything downstream is
-eager, so indicators and scores follow as soon as their inputs land.
+trading day, whenever that day is not materialized yet, whatever day the tick falls on:
+the session before a holiday week is synced at the first tick after it is published, not a
+week later. A day already materialized is never synced again by automation (a backfill or
+a manual run re-syncs it). Dagster's own "latest time window" cannot express "latest
+published": the partitions definition has `end_offset=1`, so at 09:00 on trading day T the
+latest key is T itself (not traded yet). `LatestPublishedDay` picks the one right key from
+the trading calendar instead. Everything downstream is eager, so indicators and scores
+follow as soon as their inputs land.
 
 The custom condition runs Python, so the sensor evaluates in the code server
 (`use_user_code_server=True`); it is RUNNING by default, unlike Dagster's implicit
@@ -23,7 +26,6 @@ import dagster as dg
 from stockmonitor_assets import settings
 from stockmonitor_assets.trading_calendar import (
     TIMEZONE,
-    is_trading_day,
     latest_published_day,
     partition_key,
 )
@@ -35,20 +37,17 @@ SENSOR_NAME = "stockmonitor_automation"
 EAGER_LOOKBACK = dt.timedelta(days=15)
 
 
-def sync_target(now: dt.datetime) -> dt.date | None:
-    """The trading day the sync at `now` fetches: None on days the exchange is closed."""
-    local = now.astimezone(ZoneInfo(TIMEZONE))
-    if not is_trading_day(local.date()):
-        return None
-    return latest_published_day(local)
+def sync_target(now: dt.datetime) -> dt.date:
+    """The trading day a sync at `now` fetches: the latest published one, on any day."""
+    return latest_published_day(now.astimezone(ZoneInfo(TIMEZONE)))
 
 
 class LatestPublishedDay(dg.AutomationCondition):
-    """True for the partition of the latest published trading day, on trading days only."""
+    """True for the partition of the latest published trading day (at the evaluation time)."""
 
     @property
     def description(self) -> str:
-        return "Partition of the latest published trading day (nothing on closed days)"
+        return "Partition of the latest published trading day"
 
     @property
     def name(self) -> str:
@@ -56,8 +55,6 @@ class LatestPublishedDay(dg.AutomationCondition):
 
     def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
         target = sync_target(context.evaluation_time)
-        if target is None:
-            return dg.AutomationResult(context=context, true_subset=context.get_empty_subset())
         subset = context.candidate_subset.compute_intersection_with_partition_keys(
             {partition_key(target)}
         )
@@ -65,10 +62,11 @@ class LatestPublishedDay(dg.AutomationCondition):
 
 
 def sync_condition(cron: str) -> dg.AutomationCondition:
-    """Once per cron tick, the latest published trading day, unless a run already has it."""
+    """At each cron tick, the latest published trading day if it is missing and not in a run."""
     return (
         dg.AutomationCondition.cron_tick_passed(cron, TIMEZONE)
         & LatestPublishedDay()
+        & dg.AutomationCondition.missing()
         & ~dg.AutomationCondition.in_progress()
     ).with_label(f"daily sync ({cron} {TIMEZONE})")
 
@@ -77,14 +75,28 @@ def downstream_condition() -> dg.AutomationCondition:
     """`eager()`, reaching back past closures, and held while an upstream blocking check fails.
 
     Plain `eager()` only considers the latest key, which is today (`end_offset=1`), while
-    the sync lands the previous trading day.
+    the sync lands the previous trading day. "Held while failed" rather than Dagster's
+    `all_deps_blocking_checks_passed()`: a single-run range (how history is backfilled)
+    records one check result per check for the whole range, not one per partition, so
+    "passed" is never true per partition there and the first sync after a backfill would
+    wait forever. Inside a run, blocking checks still stop downstream steps.
     """
     eager = dg.AutomationCondition.eager().replace(
         "in_latest_time_window",
         dg.AutomationCondition.in_latest_time_window(lookback_delta=EAGER_LOOKBACK),
     )
-    return (eager & dg.AutomationCondition.all_deps_blocking_checks_passed()).with_label(
-        "eager, blocking checks passed"
+    return (eager & ~upstream_blocking_check_failed()).with_label(
+        "eager, no upstream blocking check failed"
+    )
+
+
+def upstream_blocking_check_failed() -> dg.AutomationCondition:
+    """A dependency's latest materialization failed one of its blocking checks."""
+    failed = dg.AutomationCondition.any_checks_match(
+        dg.AutomationCondition.check_failed(), blocking_only=True
+    )
+    return dg.AutomationCondition.any_deps_match(failed).with_label(
+        "upstream_blocking_check_failed"
     )
 
 

@@ -91,12 +91,12 @@ def test_only_the_automation_sensor_triggers_runs_and_it_is_running_by_default()
     assert not list(defs.schedules or [])
 
 
-def test_sync_targets_the_previous_trading_day_in_the_morning_and_nothing_on_closed_days():
+def test_sync_targets_the_latest_published_session_on_any_day():
     assert sync_target(at("2024-06-12", "09:00")) == dt.date(2024, 6, 11)
     assert sync_target(at("2024-06-11", "09:00")) == dt.date(2024, 6, 7)  # 06-10 Dragon Boat
     assert sync_target(at("2024-06-12", "16:00")) == dt.date(2024, 6, 12)  # published
-    assert sync_target(at("2024-10-01", "09:00")) is None
-    assert sync_target(at("2024-06-15", "09:00")) is None
+    assert sync_target(at("2024-10-01", "09:00")) == dt.date(2024, 9, 30)  # National Day
+    assert sync_target(at("2024-06-15", "09:00")) == dt.date(2024, 6, 14)  # Saturday
 
 
 def test_trading_day_requests_the_previous_day_once_at_the_first_tick_after_nine(clock):
@@ -109,21 +109,6 @@ def test_trading_day_requests_the_previous_day_once_at_the_first_tick_after_nine
     # window, from the store), so one run computes the whole day.
     assert set(requested) == set(ALL_ASSETS)
     assert clock.tick(at("2024-06-12", "14:00")) == {}
-
-
-def test_weekend_requests_nothing_even_on_a_daily_cron(instance):
-    clock = Clock(graph_assets(cron="0 9 * * *"), instance)
-    for when in ("08:00", "09:00:30"):
-        assert clock.tick(at("2024-06-15", when)) == {}
-    assert clock.tick(at("2024-06-16", "09:00:30")) == {}
-
-
-def test_holiday_requests_nothing_and_the_day_after_requests_the_last_session_before(clock):
-    assert clock.tick(at("2024-10-01", "08:00")) == {}
-    assert clock.tick(at("2024-10-01", "09:00:30")) == {}
-    requested = clock.tick(at("2024-10-08", "09:00:30"))
-    assert only_day(requested) == "2024-09-30"
-    assert set(SOURCE_ASSETS) <= set(requested)
 
 
 def test_upstream_update_mid_day_requests_downstream_eagerly(clock, instance):

@@ -18,6 +18,7 @@ MODULE_OF = {
     "universal-pathlib": "upath",
     "ta-lib": "talib",
     "mytt": "MyTT",
+    "moto[server]": "moto.server",
 }
 
 

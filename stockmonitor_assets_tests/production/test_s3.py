@@ -1,0 +1,136 @@
+"""DATA_DIR=s3://bucket/prefix stores every asset through the same IO manager.
+
+Against moto's S3 server, started here on 127.0.0.1 (`pip install 'stockmonitor[s3]'`
+plus moto for the tests), with dummy credentials and AWS_ENDPOINT_URL, as an operator
+points the project at MinIO or any S3-compatible store. Runs are `dagster asset
+materialize` commands (the CLI a backfill uses) on an embedded instance, demo market of 30
+stocks. A day's first run finds no previous-day object: polars' object-store reader raises a
+plain OSError for that 404, which must count as "missing" for `allow_missing_partitions`.
+"""
+
+import logging
+
+import dagster as dg
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from stockmonitor_assets.database import PostgresResource
+from stockmonitor_assets.io_managers import PartitionedParquetIOManager
+from stockmonitor_assets_tests.production.conftest import recent_sessions
+from stockmonitor_assets_tests.reliability.conftest import ALL_ASSETS, Cli, demo_market
+
+pytestmark = pytest.mark.slow
+
+boto3 = pytest.importorskip("boto3", reason="S3 tests need the test extra (moto, boto3)")
+moto_server = pytest.importorskip("moto.server", reason="S3 tests need moto[server]")
+
+BUCKET, PREFIX = "stockmonitor-test", "daily"
+DATA_DIR = f"s3://{BUCKET}/{PREFIX}"
+*RANGE, DAY = recent_sessions(4)
+STORED_ASSETS = [a.key.to_user_string() for a in ALL_ASSETS if a.key.path[-1] != "scores_table"]
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """A local S3 server and the environment every AWS client (boto3, s3fs, polars) reads."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",  # polars' object store refuses plain http otherwise
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        client = boto3.client("s3")
+        client.create_bucket(Bucket=BUCKET)
+        try:
+            yield client, env
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory) -> Cli:
+    return Cli(tmp_path_factory.mktemp("s3"))
+
+
+def objects(client) -> dict[str, bytes]:
+    """Every object under the prefix, by key, with its bytes."""
+    keys = [
+        o["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+        for o in page.get("Contents", [])
+    ]
+    return {k: client.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in sorted(keys)}
+
+
+def materialize(cli: Cli, env: dict[str, str], partition: str) -> None:
+    result = cli.run(cli.materialize_args("*", partition), DATA_DIR, **env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def local_reference(tmp_path) -> dict[str, pl.DataFrame]:
+    """The same runs in-process into a local directory: the frames S3 must hold.
+
+    Frames, not bytes: objects are written by dagster-polars' writer, local files by the
+    atomic one (other Parquet statistics options), so the footers differ."""
+    resources = {
+        "io_manager": PartitionedParquetIOManager(base_dir=str(tmp_path)),
+        "market_data": demo_market(),
+        "database": PostgresResource(),
+    }
+    tags = {
+        "dagster/asset_partition_range_start": RANGE[0],
+        "dagster/asset_partition_range_end": RANGE[-1],
+    }
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(ALL_ASSETS, tags=tags, resources=resources, instance=instance).success
+        assert dg.materialize(
+            ALL_ASSETS, partition_key=DAY, resources=resources, instance=instance
+        ).success
+    return {
+        f"{PREFIX}/{p.relative_to(tmp_path)}": pl.read_parquet(p)
+        for p in sorted(tmp_path.rglob("*.parquet"))
+    }
+
+
+def test_a_three_day_range_of_every_asset_is_stored_on_s3(s3, cli):
+    client, env = s3
+    materialize(cli, env, f"{RANGE[0]}...{RANGE[-1]}")
+    stored = objects(client)
+    expected = {f"{PREFIX}/{asset}/{day}.parquet" for asset in STORED_ASSETS for day in RANGE}
+    assert set(stored) == expected
+    scores = pl.read_parquet(stored[f"{PREFIX}/scores/{RANGE[-1]}.parquet"])
+    assert scores.height > 0
+
+
+def test_a_one_day_run_reads_its_window_back_from_s3_and_matches_a_local_run(s3, cli, tmp_path):
+    client, env = s3
+    materialize(cli, env, DAY)
+    with dg.DagsterInstance.from_config(str(cli.tmp_path / "dagster_home_1")) as instance:
+        record = instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey("technical_indicators"), asset_partitions=[DAY]
+            ),
+            limit=1,
+        ).records[0]
+    metadata = record.asset_materialization.metadata
+    assert metadata["window_days_available"].value == len(RANGE) + 1  # three from S3, and DAY
+    stored, reference = objects(client), local_reference(tmp_path)
+    assert set(stored) == set(reference)
+    for key, frame in reference.items():
+        assert_frame_equal(pl.read_parquet(stored[key]), frame)
+
+
+def test_rematerializing_the_range_rewrites_byte_identical_objects(s3, cli):
+    client, env = s3
+    before = objects(client)
+    materialize(cli, env, f"{RANGE[0]}...{RANGE[-1]}")
+    assert objects(client) == before
