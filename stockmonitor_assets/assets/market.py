@@ -58,9 +58,9 @@ def instruments(
 ):
     """Every A-share stock listed on the day, with board, ST and suspension status."""
     source, days = market_data.client(), partition_days(context)
-    subset = Subset.of(context, config, io_manager.store, days)
     _require_trading_days(source, days)
     _require_known_targets(source, days, config.target_stocks)
+    subset = Subset.of(context, config, io_manager.store, days)
 
     def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
         return {
