@@ -7,17 +7,10 @@ clock ticks (Asia/Shanghai) on the real asset graph; materializations are report
 temp instance instead of running anything.
 """
 
-import dagster as dg
 import pytest
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 
-from stockmonitor_assets.assets import checks
 from stockmonitor_assets.automation import SOURCE_ASSETS
 from stockmonitor_assets_tests.test_jobs_automation import Clock, at, graph_assets, report
-
-COMPLETED_CHECKS = ["schema", "unique_key", "universe_coverage", "prices", "completion"]
 
 
 def synced_days(requested: dict[str, set[str]]) -> set[str]:
@@ -81,32 +74,3 @@ def test_evening_tick_syncs_the_same_day_and_the_morning_tick_does_not_resync_it
     assert synced_days(clock.tick(at("2024-06-12", "16:00:30"))) == {"2024-06-12"}
     store(instance, "2024-06-12")
     assert synced_days(clock.tick(at("2024-06-13", "09:00:30"))) == set()
-
-
-def report_range_checks(instance, asset: str, names: list[str], passed: bool) -> None:
-    """What a single-run range records: one result per check, no partition, aimed at the
-    range's last materialization."""
-    last = instance.fetch_materializations(dg.AssetKey(asset), limit=1).records[0]
-    for name in names:
-        instance.report_runless_asset_event(
-            dg.AssetCheckEvaluation(
-                asset_key=dg.AssetKey(asset),
-                check_name=name,
-                passed=passed,
-                target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
-                    storage_id=last.storage_id, run_id=last.run_id, timestamp=last.timestamp
-                ),
-            )
-        )
-
-
-def test_first_sync_after_a_range_backfill_is_followed_downstream(instance):
-    clock = Clock(graph_assets(checks=checks.ASSET_CHECKS), instance)
-    history = ("2024-06-05", "2024-06-06", "2024-06-07")
-    store(instance, *history)
-    report(instance, "completed_ohlcv", *history)
-    report_range_checks(instance, "completed_ohlcv", COMPLETED_CHECKS, passed=True)
-    clock.tick(at("2024-06-12", "08:00"))
-    store(instance, "2024-06-11")  # Tuesday's sync landed (Monday was a holiday)
-    requested = clock.tick(at("2024-06-12", "10:00"))
-    assert requested.get("completed_ohlcv") == {"2024-06-11"}
