@@ -94,7 +94,10 @@ def test_only_the_automation_sensor_triggers_runs_and_it_is_running_by_default()
 def test_sync_targets_the_latest_published_session_on_any_day():
     assert sync_target(at("2024-06-12", "09:00")) == dt.date(2024, 6, 11)
     assert sync_target(at("2024-06-11", "09:00")) == dt.date(2024, 6, 7)  # 06-10 Dragon Boat
-    assert sync_target(at("2024-06-12", "16:00")) == dt.date(2024, 6, 12)  # published
+    # A session's partition exists from 00:00 after it (trading_calendar.py), so an evening
+    # tick still syncs the previous session, and the next morning's tick this one.
+    assert sync_target(at("2024-06-12", "16:00")) == dt.date(2024, 6, 11)
+    assert sync_target(at("2024-06-13", "00:30")) == dt.date(2024, 6, 12)
     assert sync_target(at("2024-10-01", "09:00")) == dt.date(2024, 9, 30)  # National Day
     assert sync_target(at("2024-06-15", "09:00")) == dt.date(2024, 6, 14)  # Saturday
 

@@ -66,11 +66,13 @@ def test_weekend_tick_of_a_daily_cron_syncs_friday_once(instance):
     assert synced_days(clock.tick(at("2024-06-17", "09:00:30"))) == set()
 
 
-def test_evening_tick_syncs_the_same_day_and_the_morning_tick_does_not_resync_it(instance):
-    clock = Clock(graph_assets(cron="0 9,16 * * 1-5"), instance)
+def test_an_after_midnight_tick_syncs_the_day_and_the_morning_tick_does_not_resync_it(instance):
+    # A session's partition exists from 00:00 after it (trading_calendar.py): an operator
+    # wanting a day's data before the next morning adds a tick just after midnight.
+    clock = Clock(graph_assets(cron="30 0,9 * * *"), instance)
     store(instance, "2024-06-11")
     clock.tick(at("2024-06-12", "08:00"))
     assert synced_days(clock.tick(at("2024-06-12", "09:00:30"))) == set()
-    assert synced_days(clock.tick(at("2024-06-12", "16:00:30"))) == {"2024-06-12"}
+    assert synced_days(clock.tick(at("2024-06-13", "00:30:30"))) == {"2024-06-12"}
     store(instance, "2024-06-12")
     assert synced_days(clock.tick(at("2024-06-13", "09:00:30"))) == set()
