@@ -5,6 +5,7 @@ partition on disk always has exactly these columns, in this order, with these dt
 sorted and unique on the table's key.
 """
 
+import json
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -86,7 +87,7 @@ class TableSchema:
                 converted = (
                     value.is_in(c.dtype.categories.to_list())
                     if isinstance(c.dtype, pl.Enum)
-                    else value.cast(c.dtype).is_not_null()
+                    else value.cast(c.dtype, strict=False).is_not_null()
                 )
                 lost = value.is_not_null() & ~converted
                 try:
@@ -94,9 +95,10 @@ class TableSchema:
                 except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
                     bad = df  # no value converts (e.g. a list column): every row is wrong
                 return SchemaViolation(
-                    f"{self.name}: column '{c.name}' ({df.schema[c.name]}) cannot be {c.dtype} "
+                    f"{self.name}: cannot cast to contract dtypes: column '{c.name}' "
+                    f"({df.schema[c.name]}) cannot be {c.dtype} "
                     f"in {len(bad)} row(s), e.g. {self._sample(bad)} "
-                    f"values {bad[c.name].head(3).to_list()}"
+                    f"values {json.dumps(bad[c.name].head(3).to_list(), default=str)}"
                 )
         return SchemaViolation(f"{self.name}: cannot cast to the contract dtypes")
 

@@ -234,7 +234,8 @@ def test_db_sslmode_is_read_from_the_environment_and_validated(monkeypatch):
 
 def test_pgsslmode_reaches_the_dagster_instances_own_connections(database_name, monkeypatch):
     """deploy/ sets PGSSLMODE from DB_SSLMODE: dagster.yaml's `params:` takes no `{env:}`."""
-    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "dagster.yaml").read_text())
+    deploy = Path(__file__).resolve().parents[1] / "deploy"
+    config = yaml.safe_load((deploy / "dagster.yaml").read_text())
     env = {"DB_HOST": "127.0.0.1", "DB_PORT": "5432", "DB_USER": "postgres"}
     env |= {"DB_PASSWORD": "unused", "DB_NAME": database_name, "LOG_DIR": tempfile.mkdtemp()}
     for name, value in env.items():

@@ -119,12 +119,18 @@ def test_range_run_writes_one_file_per_day_and_listing_starts_on_its_day(pipelin
     assert star[2]["close"].to_list() == [50.0]
 
 
-def test_target_stocks_config_restricts_the_universe_and_rejects_bad_codes(pipeline_for, crafted):
+def test_target_stocks_config_refreshes_only_those_stocks_and_rejects_bad_codes(
+    pipeline_for, crafted
+):
     pipeline = pipeline_for(crafted)
-    config = dg.RunConfig({"instruments": market.UniverseConfig(target_stocks=["600000.SH"])})
+    assert pipeline.materialize(MARKET_ASSETS, "2024-03-06").success
+    whole = pipeline.read("completed_ohlcv", "2024-03-06")
+    targets = ["600000.SH"]
+    config = dg.RunConfig(
+        {a.key.to_user_string(): market.UniverseConfig(target_stocks=targets) for a in MARKET_ASSETS}
+    )
     assert pipeline.materialize(MARKET_ASSETS, "2024-03-06", run_config=config).success
-    assert pipeline.read("completed_ohlcv", "2024-03-06")["order_book_id"].to_list() == [
-        "600000.XSHG"
-    ]
+    after = pipeline.read("completed_ohlcv", "2024-03-06")
+    assert after["order_book_id"].to_list() == whole["order_book_id"].to_list()
     with pytest.raises(Exception, match=r"bad stock code\(s\) \['XYZ'\]"):
         market.UniverseConfig(target_stocks=["XYZ"])

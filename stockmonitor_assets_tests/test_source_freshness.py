@@ -16,13 +16,13 @@ D = dt.date
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def test_demo_publishes_a_session_at_15_30_shanghai():
+def test_demo_publishes_a_session_at_its_close_15_00_shanghai():
     def latest(*now: int) -> dt.date:
         demo = DemoMarket(seed=1, universe_size=20, clock=lambda: dt.datetime(*now))
         return demo.latest_published_day()
 
-    assert latest(2024, 6, 7, 15, 29) == D(2024, 6, 6)
-    assert latest(2024, 6, 7, 15, 30) == D(2024, 6, 7)
+    assert latest(2024, 6, 7, 14, 59) == D(2024, 6, 6)
+    assert latest(2024, 6, 7, 15, 0) == D(2024, 6, 7)
     assert latest(2024, 6, 10, 18, 0) == D(2024, 6, 7)  # Dragon Boat holiday
 
 

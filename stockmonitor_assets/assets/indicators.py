@@ -58,7 +58,11 @@ def technical_indicators(
 
     yield dg.Output(DayStream(context, days, compute))
     context.add_asset_metadata(
-        {"window_sessions": WINDOW, "window_days_from_source": history.days_from_source}
+        {
+            "window_sessions": WINDOW,
+            "window_days_from_store": history.days_from_store,
+            "window_days_from_source": history.days_from_source,
+        }
     )
 
 
@@ -92,7 +96,7 @@ class WindowHistory:
         self.store, self.source, self.calendar = store, source, list(calendar)
         self.index = {d: i for i, d in enumerate(self.calendar)}
         self.buffer: dict[dt.date, pl.DataFrame] = {}
-        self.days_from_source = 0
+        self.days_from_store = self.days_from_source = 0
 
     def covering(self, chunk: list[dt.date], run_days: Partitions) -> pl.DataFrame:
         """HISTORY_COLUMNS of every window day of `chunk` (the chunk's days included)."""
@@ -105,6 +109,7 @@ class WindowHistory:
         for day, key in zip(unread, keys, strict=True):
             if key in stored:
                 self.buffer[day] = self.store.read("completed_ohlcv", key).select(HISTORY_COLUMNS)
+                self.days_from_store += 1
         never_stored = [d for d in unread if d not in self.buffer]
         if never_stored:
             self.buffer.update(self._from_source(never_stored, self.buffer[chunk[0]]))

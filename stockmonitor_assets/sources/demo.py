@@ -197,7 +197,7 @@ class DemoMarket:
         return FUNDAMENTALS.conform(frame).drop("date")
 
     def latest_published_day(self) -> dt.date | None:
-        """The last session of the project calendar published by now (15:30 rule above)."""
+        """The last session of the project calendar published by now (its close, see above)."""
         from stockmonitor_assets import trading_calendar
 
         through = self._published_through()

@@ -122,7 +122,7 @@ def test_a_one_day_run_reads_its_window_back_from_s3_and_matches_a_local_run(s3,
             limit=1,
         ).records[0]
     metadata = record.asset_materialization.metadata
-    assert metadata["window_days_available"].value == len(RANGE) + 1  # three from S3, and DAY
+    assert metadata["window_days_from_store"].value == len(RANGE) + 1  # three from S3, and DAY
     stored, reference = objects(client), local_reference(tmp_path)
     assert set(stored) == set(reference)
     for key, frame in reference.items():
