@@ -109,7 +109,7 @@ def test_trading_day_requests_the_previous_day_once_at_the_first_tick_after_nine
     assert set(SOURCE_ASSETS) <= set(requested)
     # Everything downstream follows in the same tick (eager): no asset depends on another
     # partition of itself (completed_ohlcv reads its previous day, technical_indicators its
-    # window, from the store), so one run computes the whole day.
+    # window, from the store), so the whole day is requested at once.
     assert set(requested) == set(ALL_ASSETS)
     assert clock.tick(at("2024-06-12", "14:00")) == {}
 
