@@ -78,7 +78,7 @@ def scores_on_time(
         shanghai_now(),
         settings.time_setting(settings.SCORES_DUE, settings.DEFAULT_SCORES_DUE),
     )
-    published = market_data.client().latest_published_day()
+    published, unreachable = _source_latest_day(market_data)
     deadline, day = expected_scores(now, due, published)
     key = partition_key(day)
     records = context.instance.fetch_materializations(
@@ -92,11 +92,21 @@ def scores_on_time(
         metadata={
             "expected_partition": key,
             "source_latest_day": published.isoformat() if published else "none",
+            "source_error": unreachable or "none",
             "deadline": deadline.isoformat(),
             "late_minutes": round(late_minutes, 1),
             "dagster/fresh_until_timestamp": dg.MetadataValue.timestamp(next_deadline(now, due)),
         },
     )
+
+
+def _source_latest_day(market_data: MarketDataResource) -> tuple[dt.date | None, str | None]:
+    """The source's latest published day; None (the calendar decides) when the source cannot
+    say: a broken source must turn this check red, not stop it from being evaluated."""
+    try:
+        return market_data.client().latest_published_day(), None
+    except Exception as exc:  # noqa: BLE001 - reported in the check's metadata
+        return None, f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 with warnings.catch_warnings():
