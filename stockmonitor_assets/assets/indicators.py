@@ -56,14 +56,14 @@ def technical_indicators(
         values = technical.compute_technical_indicators(window, chunk, calendar, window=WINDOW)
         return split_by_day(values, chunk)
 
-    yield dg.Output(DayStream(context, days, compute))
-    context.add_asset_metadata(
-        {
+    def summary() -> dict[str, int]:
+        return {
             "window_sessions": WINDOW,
             "window_days_from_store": history.days_from_store,
             "window_days_from_source": history.days_from_source,
         }
-    )
+
+    yield dg.Output(DayStream(context, days, compute, summary=summary))
 
 
 @dg.asset(**COMMON, check_specs=[check_spec("fundamental_indicators", SOURCE_RATIOS_CHECK)])

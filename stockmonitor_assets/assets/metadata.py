@@ -7,7 +7,7 @@ definition metadata (`with_column_schemas`): attached to the run it would be cop
 every partition's event (~5 KB each, a tenth of a year run's event-log time).
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import dagster as dg
 import polars as pl
@@ -16,19 +16,6 @@ from stockmonitor_assets.quality import TABLES
 from stockmonitor_assets.schemas import TableSchema
 
 TOP_N = 20
-
-
-def add_partition_metadata(
-    context: dg.AssetExecutionContext,
-    frames: Mapping[str, pl.DataFrame],
-    extra: Mapping[str, object] | None = None,
-) -> None:
-    """Attach each partition's own metadata (plus `extra`, run-wide)."""
-    table = TABLES[context.asset_key.to_user_string()]
-    if extra:
-        context.add_asset_metadata(dict(extra))
-    for key, frame in frames.items():
-        context.add_asset_metadata(partition_metadata(frame, table), partition_key=key)
 
 
 def with_column_schemas(assets: Iterable[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:

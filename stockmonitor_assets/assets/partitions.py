@@ -77,8 +77,10 @@ class DayStream:
         days: Sequence[dt.date],
         compute: Callable[[list[dt.date]], Mapping[str, pl.DataFrame]],
         judges: Mapping[str, Judge] | None = None,
+        summary: Callable[[], Mapping[str, object]] | None = None,
     ):
         self.context, self.days, self.compute = context, list(days), compute
+        self.summary = summary
         self.asset = context.asset_key.to_user_string()
         self.judges = dict(judges or {})
         self.verdicts: dict[str, dict[str, Outcome]] = {name: {} for name in self.judges}
@@ -100,6 +102,8 @@ class DayStream:
                     f"{self.asset}: {self.written}/{len(self.days)} days written "
                     f"(through {chunk[-1]})"
                 )
+        if self.summary:  # still inside the write, so it reaches the materializations
+            self.context.add_asset_metadata(dict(self.summary()))
 
     def check_results(
         self, severity: Mapping[str, dg.AssetCheckSeverity] | None = None

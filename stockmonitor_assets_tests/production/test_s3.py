@@ -17,6 +17,7 @@ from polars.testing import assert_frame_equal
 
 from stockmonitor_assets.database import PostgresResource
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
+from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets_tests.production.conftest import recent_sessions
 from stockmonitor_assets_tests.reliability.conftest import ALL_ASSETS, Cli, demo_market
 
@@ -85,6 +86,7 @@ def local_reference(tmp_path) -> dict[str, pl.DataFrame]:
         "io_manager": PartitionedParquetIOManager(base_dir=str(tmp_path)),
         "market_data": demo_market(),
         "database": PostgresResource(),
+        "quality": QualityThresholds(),
     }
     tags = {
         "dagster/asset_partition_range_start": RANGE[0],
