@@ -129,7 +129,7 @@ def report(results: dict, stocks: int) -> None:
             )
         )
     header = ("instance", "wall s (runs)", "median s", "peak RSS GiB", "events", "planned",
-              "materializations", "run creation s", "start->end s", "load (1 min) per run")  # fmt: skip
+              "materializations", "run creation s", "start->end s", "load (1 min)")  # fmt: skip
     print(table(header, rows))
     print("\nsteps (median s, from the event log):\n")
     variants = [v for v, runs in results["runs"].items() if runs]

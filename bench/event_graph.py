@@ -14,7 +14,6 @@ import dagster as dg
 
 from stockmonitor_assets import definitions
 
-
 NULLS = dg.MetadataValue.json({})
 
 
