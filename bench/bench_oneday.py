@@ -70,6 +70,8 @@ def report(results: dict) -> None:
         f"{', '.join(f'{r:.2f}' for r in pairs)}; median {median(pairs):.2f}x); "
         f"difference {p - b:.2f} s"
     )
+    pc, bc = median([r["cpu"] for r in project]), median([r["cpu"] for r in bare])
+    print(f"CPU s (user + system, median): project {pc:.2f}, bare chain {bc:.2f}: {pc / bc:.2f}x")
     print(f"load (1 min) before each project run: {', '.join(r['load'] for r in project)}")
     print("\nsteps of the project's day (median s, event log):\n")
     steps = list(project[0]["steps"])
@@ -88,7 +90,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="a DATA_DIR with the year before the day")
     parser.add_argument("--operator", action="store_true", help="export the operator settings")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--report", type=Path, help="only print the report of a saved --json")
     args = parser.parse_args()
+    if args.report:
+        report(json.loads(args.report.read_text()))
+        return
     print_machine()
     with scratch("stockmonitor-bench-oneday-") as root:
         results = bench(args, root)

@@ -32,6 +32,9 @@ def bench(args: argparse.Namespace, root: Path) -> dict:
             finally:
                 ws.close()
             runs[name].append(run)
+            if args.json:
+                partial = {"ranges": ranges, "stocks": args.stocks, "runs": runs}
+                args.json.write_text(json.dumps(partial | {"machine": machine()}, indent=1))
             print(
                 f"rep {rep + 1} {name} {ranges[name]}: {run['wall']:.1f} s, "
                 f"{run['rss_mib']:.0f} MiB (load {run['load']})",
@@ -47,6 +50,8 @@ def report(results: dict) -> None:
     for name, runs in results["runs"].items():
         peaks[name] = median([r["rss_mib"] for r in runs])
         wall = median([r["wall"] for r in runs])
+        if not runs:
+            continue
         rows.append(
             (
                 results["ranges"][name],
@@ -54,14 +59,17 @@ def report(results: dict) -> None:
                 f"**{peaks[name]:.0f}**",
                 " / ".join(f"{r['wall']:.0f}" for r in runs),
                 f"{wall:.0f}",
+                f"{median([r['cpu'] for r in runs]):.0f}",
                 runs[0]["events"],
                 ", ".join(r["load"].split("/")[0] for r in runs),
             )
         )
     header = ("range", "peak RSS MiB (runs)", "median MiB", "wall s (runs)", "median wall s",
-              "events", "load (1 min)")  # fmt: skip
+              "CPU s (median)", "events", "load (1 min)")  # fmt: skip
     print(table(header, rows))
-    print(f"\npeak RSS long / short: **{peaks['long'] / peaks['short']:.2f}x** (target <= 1.5x)")
+    if len(peaks) == 2:
+        ratio = peaks["long"] / peaks["short"]
+        print(f"\npeak RSS long / short: **{ratio:.2f}x** (target <= 1.5x)")
 
 
 def main() -> None:
@@ -70,8 +78,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--long", default="2015-01-05...2024-12-31")
     parser.add_argument("--short", default="2024-01-02...2024-12-31")
-    parser.add_argument("--json", type=Path)
+    parser.add_argument("--json", type=Path, help="write the raw figures here (after each run)")
+    parser.add_argument("--report", type=Path, help="only print the report of a saved --json")
     args = parser.parse_args()
+    if args.report:
+        report(json.loads(args.report.read_text()))
+        return
     print_machine()
     with scratch("stockmonitor-bench-scale-") as root:
         results = bench(args, root)

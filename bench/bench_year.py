@@ -70,42 +70,67 @@ def one_run(root: Path, name: str, variant: str, stocks: int, span: str, target=
         ws.close()
 
 
+def schedule(variants: list[str], reps: int, event_cost_reps: int) -> list[tuple[str, int, str]]:
+    """(task, repetition, variant), most informative first: one year run of every variant,
+    then the event graph, then the other repetitions (results are saved after each task,
+    so a script stopped early still reports what it measured)."""
+    order = [("year", rep, v) for rep, v in rotations(variants, reps)]
+    cost = [("event_cost", rep, v) for rep, v in rotations(variants, event_cost_reps)]
+    first = len(variants)
+    return order[:first] + cost + order[first:]
+
+
 def bench(args: argparse.Namespace, root: Path) -> dict:
     keys = year_keys(args.year)[-args.days :] if args.days else year_keys(args.year)
     span = f"{keys[0]}...{keys[-1]}"
-    results: dict = {"span": span, "partitions": len(keys), "runs": {v: [] for v in args.variants}}
-    for rep, variant in rotations(args.variants, args.reps):
-        kind, operator = VARIANTS[variant]
-        ws = Workspace(root, f"{variant.replace('+', '_')}_{rep}", args.stocks, kind, operator)
-        try:
-            run = {**ws.materialize(span), **ws.last_run()}
-            if args.keep_data and variant == "sqlite" and not args.keep_data.exists():
-                shutil.copytree(ws.data, args.keep_data)
-        finally:
-            ws.close()
-        results["runs"][variant].append(run)
-        print(
-            f"rep {rep + 1} {variant}: {run['wall']:.1f} s, {run['rss_mib']:.0f} MiB, "
-            f"{run['events']} events, load before {run['load']}",
-            flush=True,
-        )
-    results["event_cost"] = {v: [] for v in args.variants}
-    day = keys[-1]
-    for rep, variant in rotations(args.variants, args.event_cost_reps):
-        year = one_run(root, f"ev_{variant}_{rep}_y", variant, args.stocks, span, EVENT_GRAPH)
-        one = one_run(root, f"ev_{variant}_{rep}_d", variant, args.stocks, day, EVENT_GRAPH)
-        results["event_cost"][variant].append({"year": year, "day": one})
-        per = (year["wall"] - one["wall"]) / (year["events"] - one["events"]) * 1000
-        print(
-            f"event graph {variant}: year {year['wall']:.1f} s / {year['events']} events, "
-            f"day {one['wall']:.1f} s / {one['events']} events: {per:.1f} ms per event "
-            f"(load {load()})",
-            flush=True,
-        )
+    results: dict = {
+        "span": span,
+        "partitions": len(keys),
+        "stocks": args.stocks,
+        "machine": machine(),
+        "runs": {v: [] for v in args.variants},
+        "event_cost": {v: [] for v in args.variants},
+    }
+    for task, rep, variant in schedule(args.variants, args.reps, args.event_cost_reps):
+        if task == "year":
+            run = year_run(args, root, rep, variant, span)
+            results["runs"][variant].append(run)
+            print(
+                f"rep {rep + 1} {variant}: {run['wall']:.1f} s (CPU {run['cpu']:.1f} s), "
+                f"{run['rss_mib']:.0f} MiB, {run['events']} events, load before {run['load']}",
+                flush=True,
+            )
+        else:
+            name = f"ev_{variant}_{rep}"
+            year = one_run(root, f"{name}_y", variant, args.stocks, span, EVENT_GRAPH)
+            one = one_run(root, f"{name}_d", variant, args.stocks, keys[-1], EVENT_GRAPH)
+            results["event_cost"][variant].append({"year": year, "day": one})
+            per = (year["wall"] - one["wall"]) / (year["events"] - one["events"]) * 1000
+            print(
+                f"event graph {variant}: year {year['wall']:.1f} s / {year['events']} events, "
+                f"day {one['wall']:.1f} s / {one['events']} events: {per:.1f} ms per event "
+                f"(load {load()})",
+                flush=True,
+            )
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1))
     return results
 
 
-def report(results: dict, stocks: int) -> None:
+def year_run(args: argparse.Namespace, root: Path, rep: int, variant: str, span: str) -> dict:
+    kind, operator = VARIANTS[variant]
+    ws = Workspace(root, f"{variant.replace('+', '_')}_{rep}", args.stocks, kind, operator)
+    try:
+        run = {**ws.materialize(span), **ws.last_run()}
+        if args.keep_data and variant == "sqlite" and not args.keep_data.exists():
+            shutil.copytree(ws.data, args.keep_data)
+        return run
+    finally:
+        ws.close()
+
+
+def report(results: dict) -> None:
+    stocks = results["stocks"]
     print(f"\n## Year {results['span']} ({results['partitions']} sessions, {stocks:,} stocks)\n")
     rows = []
     for variant, runs in results["runs"].items():
@@ -119,6 +144,7 @@ def report(results: dict, stocks: int) -> None:
                 LABEL[variant],
                 " / ".join(f"{w:.1f}" for w in walls),
                 f"**{median(walls):.1f}**",
+                f"{median([r['cpu'] for r in runs]):.1f}",
                 f"{max(r['rss_mib'] for r in runs) / 1024:.2f}",
                 first["events"],
                 kinds.get("ASSET_MATERIALIZATION_PLANNED", 0),
@@ -128,8 +154,9 @@ def report(results: dict, stocks: int) -> None:
                 ", ".join(r["load"].split("/")[0] for r in runs),
             )
         )
-    header = ("instance", "wall s (runs)", "median s", "peak RSS GiB", "events", "planned",
-              "materializations", "run creation s", "start->end s", "load (1 min)")  # fmt: skip
+    header = ("instance", "wall s (runs)", "median s", "CPU s (median)", "peak RSS GiB",
+              "events", "planned", "materializations", "run creation s", "start->end s",
+              "load (1 min)")  # fmt: skip
     print(table(header, rows))
     print("\nsteps (median s, from the event log):\n")
     variants = [v for v, runs in results["runs"].items() if runs]
@@ -187,15 +214,16 @@ def main() -> None:
     parser.add_argument("--event-cost-reps", type=int, default=1)
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--keep-data", type=Path, help="copy the first embedded run's DATA_DIR")
-    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--json", type=Path, help="write the raw figures here (after each run)")
+    parser.add_argument("--report", type=Path, help="only print the report of a saved --json")
     args = parser.parse_args()
+    if args.report:
+        report(json.loads(args.report.read_text()))
+        return
     print_machine()
     with scratch("stockmonitor-bench-year-") as root:
         results = bench(args, root)
-    results["machine"] = machine()
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-    report(results, args.stocks)
+    report(results)
 
 
 if __name__ == "__main__":

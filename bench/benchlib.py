@@ -101,7 +101,10 @@ def run_child(
     log: Path | None = None,
     cwd: Path | None = None,
 ) -> tuple[float, float]:
-    """Run a command; return (wall seconds, peak RSS in MiB of its largest process).
+    """Run a command; return (wall s, peak RSS MiB of its largest process, CPU s).
+
+    CPU = user + system seconds of the command and its waited-for descendants: on a
+    machine shared with others it moves far less than the wall time does.
 
     Raises if the command fails, showing the tail of its output.
     """
@@ -116,7 +119,7 @@ def run_child(
     if code != 0:
         tail = log.read_text()[-3000:] if log else ""
         raise RuntimeError(f"{' '.join(argv)} exited {code}\n{tail}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def psql(sql: str, check: bool = True) -> None:
@@ -169,15 +172,15 @@ class Workspace:
         prefix: Sequence[str] = (),
         env: dict[str, str] | None = None,
     ) -> dict:
-        """One `dagster asset materialize --select '*'`: wall s, peak RSS MiB, load."""
+        """One `dagster asset materialize --select '*'`: wall s, peak RSS MiB, CPU s, load."""
         flag = "--partition-range" if "..." in partitions else "--partition"
         argv = [*prefix, str(BIN / "dagster"), "asset", "materialize", *target, "--select", "*"]
         self.runs += 1
         before = load()
-        wall, rss = run_child(
+        wall, rss, cpu = run_child(
             [*argv, flag, partitions], {**self.env, **(env or {})}, self.log(), self.dir
         )
-        return {"wall": wall, "rss_mib": rss, "load": before}
+        return {"wall": wall, "rss_mib": rss, "cpu": cpu, "load": before}
 
     def log(self, run: int | None = None) -> Path:
         return self.dir / f"run{run or self.runs}.log"
