@@ -180,28 +180,34 @@ def report_event_cost(results: dict, variants: list[str]) -> None:
         pairs = cost.get(variant) or []
         if not pairs:
             continue
-        per_event = median(
-            [(p["year"]["wall"] - p["day"]["wall"]) / (p["year"]["events"] - p["day"]["events"])
-             for p in pairs]
-        )  # fmt: skip
-        year = median([p["year"]["wall"] for p in pairs])
-        day = median([p["day"]["wall"] for p in pairs])
+        extra = [p["year"]["events"] - p["day"]["events"] for p in pairs]
+        per = {
+            measure: median(
+                [
+                    (p["year"][measure] - p["day"][measure]) / n
+                    for p, n in zip(pairs, extra, strict=True)
+                ]
+            )
+            for measure in ("wall", "cpu")
+        }
+        year, day = pairs[0]["year"], pairs[0]["day"]
         project = results["runs"][variant]
-        project_wall = median([r["wall"] for r in project])
         events = median([r["events"] for r in project])
+        wall, cpu = (median([r[m] for r in project]) for m in ("wall", "cpu"))
         rows.append(
             (
                 LABEL[variant],
-                f"{year:.1f} ({pairs[0]['year']['events']} events)",
-                f"{day:.1f} ({pairs[0]['day']['events']} events)",
-                f"{per_event * 1000:.1f}",
-                f"{events:.0f} x {per_event * 1000:.1f} ms = {events * per_event:.1f}",
-                f"{project_wall:.1f}",
-                f"{project_wall - year:.1f}",
+                f"{year['wall']:.1f} / {year['cpu']:.1f} ({year['events']} events)",
+                f"{day['wall']:.1f} / {day['cpu']:.1f} ({day['events']} events)",
+                f"{per['wall'] * 1000:.1f} / {per['cpu'] * 1000:.1f}",
+                f"{events:.0f} x {per['wall'] * 1000:.1f} ms = {events * per['wall']:.0f} s",
+                f"{events:.0f} x {per['cpu'] * 1000:.1f} ms = {events * per['cpu']:.0f} s",
+                f"{wall:.1f} / {cpu:.1f}",
             )
         )
-    header = ("instance", "event graph, year s", "event graph, one day s", "ms per event",
-              "project events x cost = s", "project wall s", "project - event graph s")  # fmt: skip
+    header = ("instance", "event graph, year: wall / CPU s", "event graph, one day: wall / CPU s",
+              "per event: wall / CPU ms", "project events x wall per event",
+              "project events x CPU per event", "project: wall / CPU s (median)")  # fmt: skip
     print(table(header, rows))
 
 
