@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DAYS ?= 20
 export DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: demo test ui lint bench
+.PHONY: demo test ui lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

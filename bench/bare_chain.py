@@ -1,9 +1,10 @@
 """The issue's yardstick: a bare chain of 7 daily-partitioned assets that do nothing.
 
-`dagster asset materialize -m bare_chain --select '*' --partition D` (run from bench/, in-process
-executor) costs what any one-partition run of a 7-step graph pays Dagster on this machine
-at this moment: CLI and code-location imports, run creation, 7 steps of events. Measured
-beside the project's one-day run, it turns the absolute target into a ratio.
+`dagster asset materialize -f bench/bare_chain.py --select '*' --partition D` (from a
+directory holding a copy of the repo-root dagster.yaml, in-process executor, as
+`bench_oneday.py` runs it) costs what any one-partition run of a 7-step graph pays Dagster
+on this machine at this moment: CLI and code-location imports, run creation, 7 steps of
+events. Measured beside the project's one-day run, it turns the absolute target into a ratio.
 """
 
 import dagster as dg
