@@ -54,8 +54,16 @@ def build_reports(seed: int, size: int) -> Reports:
         announced=period_end + lag,
         net_profit_ttm=_trailing_year(quarterly_profit),
         revenue_ttm=_trailing_year(quarterly_revenue),
-        equity=first_equity[:, None] + 0.5 * np.cumsum(quarterly_profit, axis=1),
+        equity=_recapitalized(first_equity[:, None] + 0.5 * np.cumsum(quarterly_profit, axis=1)),
     )
+
+
+def _recapitalized(equity: np.ndarray, floor_share: float = 0.2) -> np.ndarray:
+    """Equity that never falls below a fifth of the company's first: over twenty simulated
+    years a chronic loss maker would otherwise end deep in negative equity, which real
+    listed companies escape by new capital or delisting (a few per cent of A-shares at most),
+    leaving ROE undefined for a tenth of the demo market."""
+    return np.maximum(equity, floor_share * equity[:, :1])
 
 
 def _quarterly_figures(
