@@ -36,35 +36,6 @@ class Outcome:
     description: str = ""
 
 
-def check_coverage(
-    frame: pl.DataFrame, universe: pl.DataFrame, min_share: float, what: str
-) -> Outcome:
-    """Share of the day's listed stocks that have a row in `frame`, against `min_share`."""
-    listed = set(listed_ids(universe))
-    present = listed & set(frame["order_book_id"].to_list())
-    share = len(present) / len(listed) if listed else 1.0
-    missing = sorted(listed - present)
-    return Outcome(
-        passed=share >= min_share,
-        metadata={
-            "coverage": round(share, 6),
-            "listed": len(listed),
-            "missing": len(missing),
-            "missing_sample": missing[:FAILURE_SAMPLE],
-            "min_coverage": min_share,
-        },
-        description=f"{share:.2%} of {len(listed)} listed stocks have {what} (min {min_share:.0%})",
-    )
-
-
-def listed_ids(universe: pl.DataFrame) -> list[str]:
-    """Stocks listed on their row's date: listed_date <= date < de_listed_date."""
-    listed = (pl.col("listed_date") <= pl.col("date")) & (
-        pl.col("de_listed_date").is_null() | (pl.col("de_listed_date") > pl.col("date"))
-    )
-    return universe.filter(listed)["order_book_id"].to_list()
-
-
 def check_completion(
     frame: pl.DataFrame,
     sessions: Sequence[dt.date],

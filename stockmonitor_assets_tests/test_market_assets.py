@@ -127,7 +127,10 @@ def test_target_stocks_config_refreshes_only_those_stocks_and_rejects_bad_codes(
     whole = pipeline.read("completed_ohlcv", "2024-03-06")
     targets = ["600000.SH"]
     config = dg.RunConfig(
-        {a.key.to_user_string(): market.UniverseConfig(target_stocks=targets) for a in MARKET_ASSETS}
+        {
+            a.key.to_user_string(): market.UniverseConfig(target_stocks=targets)
+            for a in MARKET_ASSETS
+        }
     )
     assert pipeline.materialize(MARKET_ASSETS, "2024-03-06", run_config=config).success
     after = pipeline.read("completed_ohlcv", "2024-03-06")

@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from stockmonitor_assets import quality
-from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS, INSTRUMENTS
+from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS
 
 D = dt.date(2024, 6, 7)
 SESSIONS = [dt.date(2024, 6, d) for d in (3, 4, 5, 6, 7)]
@@ -35,14 +35,6 @@ def bars(**overrides) -> pl.DataFrame:
 def stock_days(rsi_14: float | None = 55.0, **overrides) -> pl.DataFrame:
     """`bars` with the RSI that `merged` carries (first row: `rsi_14`, second: 45)."""
     return bars(**overrides).with_columns(rsi_14=pl.Series([rsi_14, 45.0], dtype=pl.Float64))
-
-
-def universe(ids: list[str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        [dict(order_book_id=i, date=D, board="main", listed_date=dt.date(2020, 1, 2),
-              is_st=False) for i in ids],
-        schema=INSTRUMENTS.polars_schema,
-    )  # fmt: skip
 
 
 def met(frame: pl.DataFrame, float_tolerance: float = quality.FLOAT_TOLERANCE) -> dict:
@@ -166,15 +158,6 @@ def test_check_withheld_lists_the_stock_days_and_counts_by_rule():
     assert outcome.metadata["withheld_by_rule"] == {"bar_coverage 0.25 < 0.5": 4, "volume >= 0": 1}
     assert "2024-06-06 600002.XSHG: volume >= 0" in outcome.metadata["withheld_sample"]
     assert "volume >= 0 (1)" in outcome.description
-
-
-def test_coverage_counts_listed_stocks_only():
-    listed = universe(["600000.XSHG", "600001.XSHG", "600002.XSHG"])
-    delisted = listed.with_columns(
-        de_listed_date=pl.when(pl.col("order_book_id") == "600002.XSHG").then(pl.lit(D))
-    )
-    assert not quality.check_coverage(bars(), listed, 0.99, "a row").passed
-    assert quality.check_coverage(bars(), delisted, 0.99, "a row").passed
 
 
 def test_completion_warns_on_fill_share_and_long_gaps():
