@@ -25,7 +25,8 @@ JOB_SPECS = (
         True,
     ),
     ("data_completion_job", COMPLETION, "Re-complete bars from stored raw partitions.", True),
-    ("indicator_calculation_job", INDICATORS, "Technical and fundamental indicators.", False),
+    # technical_indicators takes window days never stored from the source (assets/indicators.py).
+    ("indicator_calculation_job", INDICATORS, "Technical and fundamental indicators.", True),
     (
         "scoring_and_save_job",
         SCORING,

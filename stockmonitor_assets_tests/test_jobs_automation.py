@@ -75,6 +75,7 @@ def test_the_five_jobs_are_partitioned_on_trading_days_and_source_jobs_are_tagge
     for job in jobs.values():
         assert job.partitions_def == trading_day_partitions
     assert SOURCE_TAG in jobs["daily_data_sync_job"].tags
+    assert SOURCE_TAG in jobs["indicator_calculation_job"].tags  # window days from the source
     assert SOURCE_TAG not in jobs["scoring_and_save_job"].tags
     assert jobs["scoring_and_save_job"].asset_layer.executable_asset_keys >= {
         dg.AssetKey("scores_table")
