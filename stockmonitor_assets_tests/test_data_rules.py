@@ -9,23 +9,13 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from stockmonitor_assets.assets import indicators, market, scoring
 from stockmonitor_assets.assets.scoring import ATTENTION_TAG
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.trading_calendar import partition_key, sessions
 from stockmonitor_assets.transforms import completion, technical
+from stockmonitor_assets_tests.clean_run import ASSETS
 from stockmonitor_assets_tests.conftest import Pipeline
 
-ASSETS = [
-    market.instruments,
-    market.raw_ohlcv,
-    market.completed_ohlcv,
-    market.fundamentals,
-    indicators.technical_indicators,
-    indicators.fundamental_indicators,
-    scoring.merged,
-    scoring.scores,
-]
 DAYS = sessions(dt.date(2024, 3, 1), dt.date(2024, 6, 30))[:60]
 BAD_OHLC_DAY, BAD_RSI_DAY = DAYS[20], DAYS[41]
 REBUILT = ["completed_ohlcv", "technical_indicators", "merged", "scores"]

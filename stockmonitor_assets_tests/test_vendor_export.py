@@ -19,23 +19,13 @@ import polars as pl
 import pytest
 import talib
 
-from stockmonitor_assets.assets import indicators, market, scoring
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.trading_calendar import partition_key
 from stockmonitor_assets.transforms import technical
+from stockmonitor_assets_tests.clean_run import ASSETS
 from stockmonitor_assets_tests.conftest import Pipeline
 from stockmonitor_assets_tests.vendor_fixture import LIMIT_UP_RUN, write_vendor_export
 
-ASSETS = [
-    market.instruments,
-    market.raw_ohlcv,
-    market.completed_ohlcv,
-    market.fundamentals,
-    indicators.technical_indicators,
-    indicators.fundamental_indicators,
-    scoring.merged,
-    scoring.scores,
-]
 MIN_BARS = 300
 
 
