@@ -247,3 +247,31 @@ def test_pgsslmode_reaches_the_dagster_instances_own_connections(database_name, 
     monkeypatch.setenv("PGSSLMODE", "disable")
     with dg.instance_for_test(temp_dir=tempfile.mkdtemp(), overrides=config) as instance:
         assert instance.get_runs_count() == 0
+
+
+def test_copy_round_trips_nulls_nan_infinities_empty_and_quoted_text(db):
+    """The rows go in by COPY (CSV): each value that CSV could confuse comes back as written."""
+    frame = pl.DataFrame(
+        {
+            "date": [DAY] * 5,
+            "order_book_id": ["000001.XSHE", "000002.XSHE", "000003.XSHE", "600000.XSHG", "x"],
+            "score": [0.1 + 0.2, None, float("nan"), float("inf"), -float("inf")],
+            "ineligible_reason": ["", None, 'a,"b"\nc', "NULL", "\\N"],
+            "is_eligible": [True, None, False, True, False],
+            "rank": pl.Series([1, None, 3, 4, 5], dtype=pl.UInt32),
+            "level": pl.Series(["A", "B", None, "A", "B"], dtype=pl.Enum(["A", "B"])),
+            "scored_at": [dt.datetime(2024, 1, 2, 15, 0, 0, 123456, tzinfo=dt.UTC)] * 5,
+        }
+    )
+    _save(db, frame)
+    rows = _query(
+        db,
+        f"SELECT order_book_id, score, ineligible_reason, is_eligible, rank, level, scored_at "
+        f"FROM {TABLE} ORDER BY order_book_id",
+    )
+    expected = frame.drop("date").sort("order_book_id").rows()
+    assert [row[:2] for row in rows if row[1] == row[1]] == [
+        row[:2] for row in expected if row[1] == row[1]
+    ]
+    assert [str(row[1]) for row in rows] == [str(row[1]) for row in expected]
+    assert [row[2:] for row in rows] == [row[2:] for row in expected]
