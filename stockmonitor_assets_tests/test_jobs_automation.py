@@ -10,9 +10,6 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 
 from stockmonitor_assets.assets import database, indicators, market, scoring
 from stockmonitor_assets.automation import SENSOR_NAME, SOURCE_ASSETS, sync_target, with_automation
@@ -132,25 +129,35 @@ def merged_is_sane() -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=True)
 
 
+def materialize_merged_with_its_check(instance: dg.DagsterInstance, day: str, passed: bool) -> list:
+    """A run materializing a stand-in `merged` for `day` whose `merged_is_sane` gives `passed`:
+    the check evaluation targets that materialization, as in a real run."""
+
+    @dg.asset(
+        name="merged",
+        partitions_def=trading_day_partitions,
+        check_specs=[
+            dg.AssetCheckSpec(
+                "merged_is_sane", asset="merged", blocking=True,
+                partitions_def=trading_day_partitions,
+            )
+        ],
+    )  # fmt: skip
+    def stand_in() -> dg.MaterializeResult:
+        return dg.MaterializeResult(
+            check_results=[dg.AssetCheckResult(check_name="merged_is_sane", passed=passed)]
+        )
+
+    result = dg.materialize([stand_in], partition_key=day, instance=instance, raise_on_error=False)
+    return result.get_asset_check_evaluations()
+
+
 @pytest.mark.parametrize("passed", [True, False])
 def test_scores_wait_while_a_blocking_check_upstream_has_failed(instance, passed):
     clock = Clock(graph_assets(checks=[merged_is_sane]), instance)
     assert clock.tick(at("2024-06-12", "10:00")) == {}
-    report(instance, "merged", "2024-06-11")
-    materialization = instance.fetch_materializations(dg.AssetKey("merged"), limit=1).records[0]
-    instance.report_runless_asset_event(
-        dg.AssetCheckEvaluation(
-            asset_key=dg.AssetKey("merged"),
-            check_name="merged_is_sane",
-            passed=passed,
-            partition="2024-06-11",
-            target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
-                storage_id=materialization.storage_id,
-                run_id=materialization.run_id,
-                timestamp=materialization.timestamp,
-            ),
-        )
-    )
+    (evaluation,) = materialize_merged_with_its_check(instance, "2024-06-11", passed)
+    assert evaluation.passed is passed and evaluation.partition == "2024-06-11"
     requested = clock.tick(at("2024-06-12", "11:00"))
     followers = {"scores": {"2024-06-11"}, "scores_table": {"2024-06-11"}}
     assert requested == (followers if passed else {})

@@ -11,11 +11,11 @@ Usage: python -m stockmonitor_assets_tests.reliability.stalled_cli asset materia
 
 import io
 import os
+import runpy
 import sys
 import time
 
 import polars as pl
-from dagster._cli import main
 
 _write_parquet = pl.DataFrame.write_parquet
 _state = {"stalled": False}
@@ -57,4 +57,4 @@ if __name__ == "__main__":
     if os.environ.get("RELIABILITY_STALL_ASSET"):
         pl.DataFrame.write_parquet = _stalling_write_parquet
     sys.argv[0] = "dagster"
-    sys.exit(main())
+    runpy.run_module("dagster", run_name="__main__", alter_sys=True)  # = `python -m dagster`
