@@ -17,14 +17,20 @@ Usage: python bench/bench_ui.py [--reps 5] [--port 3311] [--asset technical_indi
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 import urllib.request
 
-from benchlib import BIN, Workspace, load, median, print_machine, run_child, scratch, table
+from benchlib import (
+    Workspace,
+    dagster_dev,
+    load,
+    median,
+    print_machine,
+    run_child,
+    scratch,
+    table,
+)
 
 DEFINITION = """
 query AssetDefinition($key: AssetKeyInput!) {
@@ -97,13 +103,7 @@ def bench_import(ws: Workspace, reps: int) -> list[float]:
 
 
 def bench_ui(ws: Workspace, args: argparse.Namespace) -> dict:
-    argv = [str(BIN / "dagster"), "dev", "-m", "stockmonitor_assets.definitions", "-p"]
-    log = open(ws.dir / "dev.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [*argv, str(args.port)], env=ws.env, cwd=ws.dir, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
+    with dagster_dev(ws, args.port):
         loaded = wait_loaded(args.port)
         key = {"path": [args.asset]}
         timings: dict[str, list[float]] = {"definition": [], "health": [], "catalog": []}
@@ -115,13 +115,6 @@ def bench_ui(ws: Workspace, args: argparse.Namespace) -> dict:
             timings["health"].append(graphql(args.port, HEALTH, {"key": key})[0])
             timings["catalog"].append(graphql(args.port, CATALOG)[0])
         return {"startup": loaded, "keys": keys, "timings": timings}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def main() -> None:

@@ -16,14 +16,12 @@ would watch the partitions bar fill. Afterwards the asset page's GraphQL queries
 
 import argparse
 import os
-import signal
-import subprocess
 import time
 from pathlib import Path
 
 from bench_history import partition_set
 from bench_ui import CATALOG, DEFINITION, HEALTH, graphql, wait_loaded
-from benchlib import BIN, MODULE, Workspace, load, median, print_machine, scratch, table
+from benchlib import Workspace, dagster_dev, load, median, print_machine, scratch, table
 
 LAUNCH = """
 mutation Launch($params: LaunchBackfillParams!) {
@@ -65,13 +63,7 @@ def files_written(data: Path, assets: list[str]) -> dict[str, int]:
 
 
 def run_backfill(ws: Workspace, port: int, first: str, last: str) -> dict:
-    log = open(ws.dir / "dev.log", "w")  # noqa: SIM115
-    argv = [str(BIN / "dagster"), "dev", "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)]
-    proc = subprocess.Popen(
-        argv, env=ws.env, cwd=ws.dir, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
+    with dagster_dev(ws, port) as server:
         wait_loaded(port)
         assets = [n["assetKey"]["path"][0] for n in graphql(port, ASSETS)[1]["assetNodes"]]
         keys = [k for k in all_keys() if first <= k <= last]
@@ -81,16 +73,9 @@ def run_backfill(ws: Workspace, port: int, first: str, last: str) -> dict:
         answer = graphql(port, LAUNCH, {"params": params})[1]["launchPartitionBackfill"]
         if answer["__typename"] != "LaunchBackfillSuccess":
             raise RuntimeError(f"launch refused: {answer}")
-        result = follow(port, answer["backfillId"], proc.pid, ws.data, assets, len(keys), start)
+        result = follow(port, answer["backfillId"], server.pid, ws.data, assets, len(keys), start)
         result["ui"] = time_asset_page(port, "technical_indicators", reps=3)
         return result | {"keys": len(keys), "assets": len(assets)}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def all_keys() -> list[str]:

@@ -26,6 +26,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -202,6 +203,25 @@ class Workspace:
             psql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)", check=False)
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def dagster_dev(ws: Workspace, port: int) -> Iterator[subprocess.Popen]:
+    """`dagster dev` on the workspace's instance and data, stopped with its process group."""
+    argv = [str(BIN / "dagster"), "dev", "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)]
+    with open(ws.dir / "dev.log", "w") as log:
+        proc = subprocess.Popen(
+            argv, env=ws.env, cwd=ws.dir, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield proc
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def timed(fn: Callable[[], object]) -> float:
