@@ -41,17 +41,19 @@ class PartitionStore:
     def exists(self, asset: str, key: str) -> bool:
         return self.path(asset, key).exists()
 
-    def read(self, asset: str, key: str) -> pl.DataFrame:
-        """The stored partition; MissingPartitionError (naming it) when it was never written."""
+    def read(self, asset: str, key: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """The stored partition (only `columns`, when given: the others are not decoded);
+        MissingPartitionError (naming it) when it was never written."""
         path = self.path(asset, key)
+        columns = list(columns) if columns else None
         try:
             if self.is_local:
                 # One open handle pins one version of the file: a lazy scan opens the path
                 # twice, and a concurrent rename in between pairs one footer with other pages.
                 with open(_local(path), "rb") as handle:
-                    return pl.read_parquet(handle)
+                    return pl.read_parquet(handle, columns=columns)
             with path.open("rb") as handle:
-                return pl.read_parquet(handle)
+                return pl.read_parquet(handle, columns=columns)
         except FileNotFoundError:
             raise MissingPartitionError(f"{asset}[{key}] was never written ({path})") from None
 

@@ -108,7 +108,7 @@ class WindowHistory:
         stored = set(self.store.stored_keys("completed_ohlcv", keys)) | set(run_days)
         for day, key in zip(unread, keys, strict=True):
             if key in stored:
-                self.buffer[day] = self.store.read("completed_ohlcv", key).select(HISTORY_COLUMNS)
+                self.buffer[day] = self.store.read("completed_ohlcv", key, HISTORY_COLUMNS)
                 self.days_from_store += 1
         never_stored = [d for d in unread if d not in self.buffer]
         if never_stored:
