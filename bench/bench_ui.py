@@ -102,18 +102,24 @@ def bench_import(ws: Workspace, reps: int) -> list[float]:
     return [run_child([sys.executable, "-c", code], ws.env, cwd=ws.dir)[0] for _ in range(reps)]
 
 
+def time_asset_page(port: int, asset: str, reps: int) -> tuple[dict[str, list[float]], int]:
+    """Seconds of each asset-page query, `reps` times; and the partition keys it listed."""
+    key = {"path": [asset]}
+    timings: dict[str, list[float]] = {"definition": [], "health": [], "catalog": []}
+    keys = 0
+    for _ in range(reps):
+        elapsed, data = graphql(port, DEFINITION, {"key": key})
+        timings["definition"].append(elapsed)
+        keys = len(data["assetNodeOrError"]["partitionKeysByDimension"][0]["partitionKeys"])
+        timings["health"].append(graphql(port, HEALTH, {"key": key})[0])
+        timings["catalog"].append(graphql(port, CATALOG)[0])
+    return timings, keys
+
+
 def bench_ui(ws: Workspace, args: argparse.Namespace) -> dict:
     with dagster_dev(ws, args.port):
         loaded = wait_loaded(args.port)
-        key = {"path": [args.asset]}
-        timings: dict[str, list[float]] = {"definition": [], "health": [], "catalog": []}
-        keys = None
-        for _ in range(args.reps + 1):
-            elapsed, data = graphql(args.port, DEFINITION, {"key": key})
-            timings["definition"].append(elapsed)
-            keys = len(data["assetNodeOrError"]["partitionKeysByDimension"][0]["partitionKeys"])
-            timings["health"].append(graphql(args.port, HEALTH, {"key": key})[0])
-            timings["catalog"].append(graphql(args.port, CATALOG)[0])
+        timings, keys = time_asset_page(args.port, args.asset, args.reps + 1)
         return {"startup": loaded, "keys": keys, "timings": timings}
 
 

@@ -16,30 +16,23 @@ would watch the partitions bar fill. Afterwards the asset page's GraphQL queries
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
 from bench_history import partition_set
-from bench_ui import CATALOG, DEFINITION, HEALTH, graphql, wait_loaded
-from benchlib import Workspace, dagster_dev, load, median, print_machine, scratch, table
+from bench_ui import graphql, time_asset_page, wait_loaded
+from benchlib import REPO, Workspace, dagster_dev, load, median, print_machine, scratch, table
 
-LAUNCH = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}"""
-STATUS = """
-query Status($id: String!) {
-  partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } }
-  runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
-    ... on Runs { results { runId status } }
-  }
-}"""
+sys.path.append(str(REPO))  # the UI tests' helpers: the mutation the UI sends, its status
+from stockmonitor_assets_tests.ui.dagster_dev import (  # noqa: E402
+    BACKFILL_DONE,
+    DagsterDev,
+    backfill_status,
+    launch_ui_backfill,
+)
+
 ASSETS = "query Assets { assetNodes { assetKey { path } } }"
-DONE = ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
 
 
 def group_rss_mib(pgid: int) -> tuple[float, float]:
@@ -67,14 +60,11 @@ def run_backfill(ws: Workspace, port: int, first: str, last: str) -> dict:
         wait_loaded(port)
         assets = [n["assetKey"]["path"][0] for n in graphql(port, ASSETS)[1]["assetNodes"]]
         keys = [k for k in all_keys() if first <= k <= last]
-        params = {"assetSelection": [{"path": [a]} for a in assets], "partitionNames": keys,
-                  "fromFailure": False, "tags": []}  # fmt: skip
+        ui = DagsterDev(ws.dir, port)
         start = time.perf_counter()
-        answer = graphql(port, LAUNCH, {"params": params})[1]["launchPartitionBackfill"]
-        if answer["__typename"] != "LaunchBackfillSuccess":
-            raise RuntimeError(f"launch refused: {answer}")
-        result = follow(port, answer["backfillId"], server.pid, ws.data, assets, len(keys), start)
-        result["ui"] = time_asset_page(port, "technical_indicators", reps=3)
+        backfill = launch_ui_backfill(ui, assets, keys)
+        result = follow(ui, backfill, server.pid, ws.data, assets, len(keys), start)
+        result["ui"] = time_asset_page(port, "technical_indicators", reps=3)[0]
         return result | {"keys": len(keys), "assets": len(assets)}
 
 
@@ -84,7 +74,7 @@ def all_keys() -> list[str]:
     return trading_day_partitions.get_partition_keys()
 
 
-def follow(port, backfill, pgid, data, assets, days, start) -> dict:
+def follow(ui, backfill, pgid, data, assets, days, start) -> dict:
     peak_one = peak_sum = 0.0
     last_print = 0.0
     while True:
@@ -97,30 +87,20 @@ def follow(port, backfill, pgid, data, assets, days, start) -> dict:
             progress = ", ".join(f"{a} {n}" for a, n in done.items() if n)
             print(f"{elapsed:7.0f} s  load {load():>14}  RSS {one:6.0f}/{total:6.0f} MiB  "
                   f"files of {days}: {progress or '-'}", flush=True)  # fmt: skip
-        status = graphql(port, STATUS, {"id": backfill})[1]
-        if status["partitionBackfillOrError"]["status"] in DONE:
-            runs = status["runsOrError"]["results"]
-            if all(r["status"] not in ("STARTED", "STARTING", "QUEUED") for r in runs):
-                break
+        status, runs = backfill_status(ui, backfill)
+        if status in BACKFILL_DONE and all(
+            r["status"] not in ("STARTED", "STARTING", "QUEUED") for r in runs
+        ):
+            break
         time.sleep(2)
     return {
         "wall": time.perf_counter() - start,
-        "status": status["partitionBackfillOrError"]["status"],
+        "status": status,
         "runs": [r["status"] for r in runs],
         "peak_one": peak_one,
         "peak_sum": peak_sum,
         "files": files_written(data, assets),
     }
-
-
-def time_asset_page(port: int, asset: str, reps: int) -> dict[str, list[float]]:
-    key = {"path": [asset]}
-    timings: dict[str, list[float]] = {"definition": [], "health": [], "catalog": []}
-    for _ in range(reps):
-        timings["definition"].append(graphql(port, DEFINITION, {"key": key})[0])
-        timings["health"].append(graphql(port, HEALTH, {"key": key})[0])
-        timings["catalog"].append(graphql(port, CATALOG)[0])
-    return timings
 
 
 def main() -> None:

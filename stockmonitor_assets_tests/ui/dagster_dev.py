@@ -20,6 +20,25 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DAGSTER = Path(sys.executable).with_name("dagster")
+# The mutation the UI's "Materialize" dialog sends for a backfill, and the backfill's state.
+LAUNCH = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}"""
+STATUS = """
+query Status($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    ... on PartitionBackfill { status }
+  }
+  runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
+    ... on Runs { results { runId status } }
+  }
+}"""
+BACKFILL_DONE = ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
 
 
 def free_port() -> int:
@@ -55,6 +74,25 @@ class DagsterDev:
                     return
             time.sleep(1)
         raise AssertionError(f"dagster dev did not answer on {self.url} in {timeout} s")
+
+
+def launch_ui_backfill(server: DagsterDev, assets: list[str], days: list[str]) -> str:
+    """A backfill of `assets` over `days`, launched as the UI launches it; its id."""
+    params = {
+        "assetSelection": [{"path": [a]} for a in assets],
+        "partitionNames": days,
+        "fromFailure": False,
+        "tags": [],
+    }
+    answer = server.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
+    assert answer["__typename"] == "LaunchBackfillSuccess", answer
+    return answer["backfillId"]
+
+
+def backfill_status(server: DagsterDev, backfill_id: str) -> tuple[str, list[dict]]:
+    """The backfill's status and its runs (`runId`, `status`)."""
+    data = server.graphql(STATUS, {"id": backfill_id})
+    return data["partitionBackfillOrError"]["status"], data["runsOrError"]["results"]
 
 
 @contextlib.contextmanager

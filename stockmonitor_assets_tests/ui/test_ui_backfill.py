@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from stockmonitor_assets_tests.ui.dagster_dev import dagster_dev
+from stockmonitor_assets_tests.ui.dagster_dev import (
+    BACKFILL_DONE,
+    backfill_status,
+    dagster_dev,
+    launch_ui_backfill,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -35,44 +40,13 @@ EDGES = [
     ("merged", "scores"),
 ]
 
-LAUNCH = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}"""
-STATUS = """
-query Status($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    ... on PartitionBackfill { status }
-  }
-  runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
-    ... on Runs { results { runId status } }
-  }
-}"""
-
-
-def launch_ui_backfill(server, assets: list[str], days: list[str]) -> str:
-    params = {
-        "assetSelection": [{"path": [a]} for a in assets],
-        "partitionNames": days,
-        "fromFailure": False,
-        "tags": [],
-    }
-    answer = server.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
-    assert answer["__typename"] == "LaunchBackfillSuccess", answer
-    return answer["backfillId"]
-
 
 def wait_for_backfill(server, backfill_id: str, timeout: float = 240) -> tuple[str, list]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        data = server.graphql(STATUS, {"id": backfill_id})
-        status = data["partitionBackfillOrError"]["status"]
-        if status in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
-            return status, data["runsOrError"]["results"]
+        status, runs = backfill_status(server, backfill_id)
+        if status in BACKFILL_DONE:
+            return status, runs
         time.sleep(2)
     raise AssertionError(f"backfill {backfill_id} not done after {timeout} s")
 
