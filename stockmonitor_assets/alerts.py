@@ -205,19 +205,113 @@ def user_error(error) -> str:
     return " <- caused by: ".join(messages)
 
 
-@dg.run_failure_sensor(
+# Failures are found by scanning the instance's failed runs, not with `run_failure_sensor`:
+# that sensor starts after the runs that exist at its first tick (so a run failing between a
+# deployment's start and that tick was never alerted) and sees only its own code location's
+# runs (not `dagster asset materialize`'s). A first evaluation looks back this far; the
+# alerts file, not only the cursor, says which runs were already alerted.
+FIRST_LOOK_BACK = dt.timedelta(hours=6)
+OVERLAP = dt.timedelta(minutes=5)  # runs committed out of end-time order are still seen
+SCAN_LIMIT = 500
+
+
+def failure_record(instance: dg.DagsterInstance, run: dg.DagsterRun, now: dt.datetime) -> dict:
+    """The alert of one failed run: its run-failure message (with the run's own error when it
+    failed before any step: launch, run worker) and each failed step's root error."""
+    message = "run failed"
+    for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[:1]:
+        event = entry.dagster_event
+        message = event.message or message
+        error = getattr(event.event_specific_data, "error", None)
+        if error is not None:
+            message = f"{message}: {user_error(error)}"
+    errors = []
+    for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        error = getattr(entry.dagster_event.event_specific_data, "error", None)
+        if error is not None:
+            errors.append(f"{entry.dagster_event.step_key}: {user_error(error)}")
+    return alert_record(run.job_name, run.run_id, run.tags, message, now, errors)
+
+
+def alerted_run_ids(log_dir: Path) -> set[str]:
+    """Run ids already in the alerts file (a missing or unreadable file holds none)."""
+    try:
+        lines = (log_dir / ALERTS_FILE).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return set()
+    ids = set()
+    for line in lines:
+        try:
+            ids.add(json.loads(line).get("run_id"))
+        except (ValueError, AttributeError):
+            continue
+    return ids
+
+
+def failed_runs_since(
+    instance: dg.DagsterInstance, since: dt.datetime
+) -> list[tuple[dt.datetime, dg.DagsterRun]]:
+    """Failed runs that ended after `since`, oldest first, with their end time."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], updated_after=since),
+        limit=SCAN_LIMIT,
+        order_by="update_timestamp",
+        ascending=True,
+    )
+    ended = []
+    for record in records:
+        end = (
+            dt.datetime.fromtimestamp(record.end_time, dt.UTC)
+            if record.end_time
+            else _utc(record.update_timestamp)
+        )
+        if end > since:
+            ended.append((end, record.dagster_run))
+    return sorted(ended, key=lambda pair: pair[0])
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """Run storage keeps naive UTC timestamps (SQLite) or aware ones (Postgres)."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _cursor_time(cursor: str | None) -> dt.datetime | None:
+    """The cursor's end time; None for none, or for a cursor of the former run-status sensor."""
+    try:
+        return dt.datetime.fromisoformat(cursor) if cursor else None
+    except ValueError:
+        return None
+
+
+def alert_new_failures(
+    instance: dg.DagsterInstance, cursor: str | None, log: object, now: dt.datetime
+) -> tuple[str, int]:
+    """Alert every failed run not alerted yet; returns the next cursor and how many were sent.
+
+    The cursor is the latest end time seen; each scan reaches back OVERLAP before it, and the
+    alerts file keeps a run from being alerted twice."""
+    latest = _cursor_time(cursor) or now - FIRST_LOOK_BACK
+    seen = alerted_run_ids(settings.log_dir())
+    sent = 0
+    for end, run in failed_runs_since(instance, latest - OVERLAP):
+        if run.run_id not in seen:
+            deliver(failure_record(instance, run, now), log)
+            seen.add(run.run_id)
+            sent += 1
+        latest = max(latest, end)
+    return latest.isoformat(), sent
+
+
+@dg.sensor(
     name="run_failure_alert",
-    description="Appends failed runs to LOG_DIR/alerts.jsonl and POSTs them to "
-    "STOCKMONITOR_ALERT_WEBHOOK when set.",
+    description="Appends every failed run of this Dagster instance (UI, daemon, "
+    "`dagster asset materialize`, `stockmonitor run`) to LOG_DIR/alerts.jsonl, once per "
+    "attempt, and POSTs it to STOCKMONITOR_ALERT_WEBHOOK when set.",
+    minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def run_failure_alert(context: dg.RunFailureSensorContext) -> None:
-    run = context.dagster_run
-    message = context.failure_event.message or "run failed"
-    errors = [
-        f"{event.step_key}: {user_error(event.event_specific_data.error)}"
-        for event in context.get_step_failure_events()
-        if event.event_specific_data and event.event_specific_data.error
-    ]
+def run_failure_alert(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     now = dt.datetime.now(dt.UTC)
-    deliver(alert_record(run.job_name, run.run_id, run.tags, message, now, errors), context.log)
+    cursor, sent = alert_new_failures(context.instance, context.cursor, context.log, now)
+    context.update_cursor(cursor)
+    return dg.SkipReason(f"{sent} failed run(s) alerted")

@@ -106,13 +106,7 @@ def _alert_of_a_run_breaking_the_merged_contract(tmp_path, monkeypatch) -> tuple
     monkeypatch.delenv("STOCKMONITOR_ALERT_WEBHOOK", raising=False)
     selection = dg.AssetSelection.assets("merged", "scores")
     result = pipeline.materialize(ASSETS, DAY, selection=selection, raise_on_error=False)
-    (failure,) = pipeline.instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
-    context = dg.build_run_status_sensor_context(
-        sensor_name="run_failure_alert",
-        dagster_instance=pipeline.instance,
-        dagster_run=result.dagster_run,
-        dagster_event=failure.dagster_event,
-    ).for_run_failure()
+    context = dg.build_sensor_context(instance=pipeline.instance)
     alerts.run_failure_alert(context)
     (line,) = (tmp_path / "logs" / alerts.ALERTS_FILE).read_text().splitlines()
     return result.run_id, line
@@ -128,3 +122,49 @@ def test_a_failed_run_is_appended_to_the_alerts_log_naming_run_day_and_step(tmp_
 def test_the_alert_of_a_broken_contract_names_the_defect(tmp_path, monkeypatch):
     _, line = _alert_of_a_run_breaking_the_merged_contract(tmp_path, monkeypatch)
     assert "merged: 2 rows share a key" in line
+
+
+def _failing_job_run(instance: dg.DagsterInstance, reason: str) -> str:
+    @dg.op
+    def boom():
+        raise ValueError(reason)
+
+    @dg.job(name="boom_job")
+    def boom_job():
+        boom()
+
+    return boom_job.execute_in_process(instance=instance, raise_on_error=False).run_id
+
+
+def test_a_run_that_failed_before_the_sensor_first_ran_is_alerted_once(tmp_path, monkeypatch):
+    """The first evaluation after a deployment still sees a failure from before it, and later
+    evaluations never alert the same attempt again."""
+    monkeypatch.setenv("LOG_DIR", str(tmp_path))
+    monkeypatch.delenv("STOCKMONITOR_ALERT_WEBHOOK", raising=False)
+    with dg.instance_for_test() as instance:
+        first = _failing_job_run(instance, "first failure after deploying")
+        context = dg.build_sensor_context(instance=instance)
+        alerts.run_failure_alert(context)
+        second = _failing_job_run(instance, "second failure")
+        for _ in range(2):
+            alerts.run_failure_alert(
+                dg.build_sensor_context(instance=instance, cursor=context.cursor)
+            )
+        lines = [json.loads(x) for x in (tmp_path / alerts.ALERTS_FILE).read_text().splitlines()]
+    assert [line["run_id"] for line in lines] == [first, second]
+    assert lines[0]["step_errors"] == ["boom: ValueError: first failure after deploying"]
+
+
+def test_a_failure_older_than_the_first_look_back_is_not_alerted(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOG_DIR", str(tmp_path))
+    with dg.instance_for_test() as instance:
+        _failing_job_run(instance, "long ago")
+        later = (
+            dt.datetime.now(dt.UTC)
+            + alerts.FIRST_LOOK_BACK
+            + alerts.OVERLAP
+            + dt.timedelta(minutes=1)
+        )
+        cursor, sent = alerts.alert_new_failures(instance, None, dg.get_dagster_logger(), later)
+    assert sent == 0 and not (tmp_path / alerts.ALERTS_FILE).exists()
+    assert dt.datetime.fromisoformat(cursor) == later - alerts.FIRST_LOOK_BACK
