@@ -49,12 +49,13 @@ def alert_record(
     message: str,
     now: dt.datetime,
     step_errors: Sequence[str] = (),
+    event: str = "run_failure",
 ) -> dict[str, object]:
-    """What an alert says about a failed run (only partition and retry tags: other tags are
-    free text)."""
+    """What an alert says about a failed (or refused: guards.py) run; only partition and
+    retry tags are kept, other tags are free text."""
     return {
         "time": now.isoformat(timespec="seconds"),
-        "event": "run_failure",
+        "event": event,
         "job": job_name,
         "run_id": run_id,
         **{tag.removeprefix("dagster/"): tags[tag] for tag in REPORTED_TAGS if tag in tags},
@@ -300,6 +301,24 @@ def alert_new_failures(
             sent += 1
         latest = max(latest, end)
     return latest.isoformat(), sent
+
+
+def daemon_alive(instance: dg.DagsterInstance, max_age: float = 60.0) -> bool:
+    """A dagster-daemon heartbeat in the last `max_age` seconds: its sensors are running."""
+    beats = instance.get_daemon_heartbeats()
+    return any(time.time() - beat.timestamp < max_age for beat in beats.values())
+
+
+def alert_now_unless_a_daemon_will(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, log: object
+) -> None:
+    """Alert a run whose steps failed from the run itself when no daemon runs the sensor
+    (`dagster asset materialize`, `make demo`, `stockmonitor run --in-process` on a bare
+    checkout); with a daemon, the sensor alerts it once the run has failed, with its retry
+    tags. The alerts file keeps the two from alerting one run twice."""
+    if daemon_alive(instance) or run.run_id in alerted_run_ids(settings.log_dir()):
+        return
+    deliver(failure_record(instance, run, dt.datetime.now(dt.UTC)), log)
 
 
 @dg.sensor(

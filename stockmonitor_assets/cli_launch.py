@@ -25,6 +25,8 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from stockmonitor_assets.alerts import daemon_alive
+
 # Must equal the location name in workspace.yaml (what `make ui` / `dagster dev -w` load),
 # so runs launched here are listed under the same location's jobs.
 LOCATION_NAME = "stockmonitor"
@@ -43,9 +45,7 @@ class LaunchError(RuntimeError):
 def require_a_runner(instance: dg.DagsterInstance) -> None:
     """Refuse, before anything is queued, a run that nothing would ever start: a queued
     coordinator (Dagster's default) needs a running dagster-daemon."""
-    if isinstance(instance.run_coordinator, dg.QueuedRunCoordinator) and not _daemon_alive(
-        instance
-    ):
+    if isinstance(instance.run_coordinator, dg.QueuedRunCoordinator) and not daemon_alive(instance):
         raise LaunchError(
             "this Dagster instance queues runs and no dagster-daemon is running to start "
             "them: start `make ui` (or `dagster-daemon run`) in this directory, or add "
@@ -161,7 +161,7 @@ def follow(
         waited = time.monotonic() - queued_since
         if run.status == dg.DagsterRunStatus.QUEUED and waited > DAEMON_HINT_AFTER and not hinted:
             hinted = True
-            if not _daemon_alive(instance):
+            if not daemon_alive(instance):
                 on_waiting(
                     "the run is queued and no dagster-daemon is running to start it: start "
                     "`dagster-daemon run` (or `make ui`) in this directory; waiting"
@@ -199,11 +199,6 @@ def _root_cause(error):
     while error.cause is not None:
         error = error.cause
     return error
-
-
-def _daemon_alive(instance: dg.DagsterInstance, max_age: float = 60.0) -> bool:
-    beats = instance.get_daemon_heartbeats()
-    return any(time.time() - beat.timestamp < max_age for beat in beats.values())
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from stockmonitor_assets.assets import database, freshness, indicators, market, 
 from stockmonitor_assets.assets.metadata import with_column_schemas
 from stockmonitor_assets.automation import automation_sensor, with_automation
 from stockmonitor_assets.database import postgres_from_env
+from stockmonitor_assets.guards import guarded_in_process_executor
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.jobs import build_jobs, source_tags
 from stockmonitor_assets.resources import fixed_by_environment, market_data_from_env
@@ -40,8 +41,8 @@ def build_defs() -> dg.Definitions:
         )
         # Thresholds are no destination or secret: run config may tighten or relax them.
         | {"quality": thresholds_from_env()},
-        # Polars already uses every core; a subprocess per step costs ~0.7 s each (DESIGN §6).
-        executor=dg.in_process_executor,
+        # In process, behind the run guard that every door passes (guards.py).
+        executor=guarded_in_process_executor,
     )
 
 

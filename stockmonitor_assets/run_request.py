@@ -1,11 +1,14 @@
-"""What a `stockmonitor run` asks for: which partitions, and which run config.
+"""What a run asks for: which partitions, and which run config; the rules every door obeys.
 
 Pure functions over the calendar and the config classes, so every bad input fails here,
-with a message naming it, before Dagster is asked to write anything.
+with a message naming it, before anything is written: `stockmonitor run` applies them
+before it asks Dagster for a run, and the code location's executor (guards.py) applies
+them to every run, whichever door launched it (UI, backfill, `dagster asset materialize`,
+`dagster job launch`, the daemon).
 """
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +22,13 @@ from stockmonitor_assets.trading_calendar import (
 )
 from stockmonitor_assets.transforms import scoring
 from stockmonitor_assets.transforms.codes import normalize_order_book_ids
+
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+# Run config may set the quality thresholds (a resource); every other resource is fixed by
+# the environment (resources.py), whichever assets the run selects.
+CONFIGURABLE_RESOURCES = ("quality",)
 
 # The assets whose config takes `target_stocks` (each merges its refreshed rows into the
 # stored day: transforms/subset.py).
@@ -66,7 +76,8 @@ def target_stocks(overrides: dict[str, str]) -> list[str]:
 def unknown_targets(
     targets: Sequence[str], days: Sequence[dt.date], listed_on: Callable[[dt.date], set[str]]
 ) -> list[str]:
-    """Targets listed on none of `days`, per the source (the asset's own rule, checked first).
+    """Targets listed on none of `days`, per the source: the one listing rule of the CLI, the
+    run guard and the `instruments` asset.
 
     Asks for the first and last day, and only when a code is on neither, for every day
     between: the common case costs two source calls.
@@ -166,6 +177,50 @@ def default_run_config(job_assets: Sequence[str]) -> dict[str, Any]:
     if "scores" in job_assets:
         ops["scores"] = {"config": {"weights": scoring.validate_weights({})}}
     return {"ops": ops}
+
+
+def days_of_run(tags: Mapping[str, str], now: dt.datetime | None = None) -> PartitionRange | None:
+    """The trading days a run's partition tags ask for (None for an unpartitioned run).
+
+    A key that is not a session is refused, naming the nearest ones: Dagster's exclusions
+    would otherwise map it onto a neighbouring session's partition.
+    """
+    if PARTITION_TAG in tags:
+        return _range(tags[PARTITION_TAG], tags[PARTITION_TAG], now)
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if start is None and end is None:
+        return None
+    if not start or not end:
+        raise RunRequestError(f"a partition range needs both {RANGE_START_TAG} and {RANGE_END_TAG}")
+    first, last = _day(start, now), _day(end, now)
+    if first > last:
+        raise RunRequestError(f"the partition range starts on {first}, after its end {last}")
+    return PartitionRange(first, last, tuple(sessions(first, last)))
+
+
+def targets_of_run_config(run_config: Mapping[str, Any]) -> list[str]:
+    """The normalized `target_stocks` of a run's config, after refusing what no run may ask:
+    configuring a fixed resource, or weights and stock codes the assets would reject."""
+    fixed = sorted(set(run_config.get("resources") or {}) - set(CONFIGURABLE_RESOURCES))
+    if fixed:
+        raise RunRequestError(
+            f"run config may not configure resource(s) {fixed}: they are fixed by the "
+            "environment of the code location (docs/operations.md); nothing was written"
+        )
+    targets: set[str] = set()
+    for asset, op in sorted((run_config.get("ops") or {}).items()):
+        config = (op or {}).get("config") or {}
+        if "target_stocks" in config:
+            try:
+                targets.update(normalize_order_book_ids(list(config["target_stocks"])))
+            except (TypeError, ValueError) as exc:
+                raise RunRequestError(f"{asset}.target_stocks: {exc}") from None
+        if "weights" in config:
+            try:
+                scoring.validate_weights(config["weights"])
+            except ValueError as exc:
+                raise RunRequestError(f"{asset}.weights: {exc}") from None
+    return sorted(targets)
 
 
 def _range(first: str, last: str, now: dt.datetime | None) -> PartitionRange:
