@@ -32,9 +32,12 @@ demo: $(VENV)/.installed
 	@ls $(DATA_DIR)
 	@echo "Read them with polars:  pl.read_parquet('$(DATA_DIR)/scores/*.parquet')"
 	@echo "Open the Dagster UI:    make ui   (then browse http://127.0.0.1:3000; run log: logs/demo.log)"
+	@echo "Use the commands:       . .venv/bin/activate   (then: stockmonitor list, dagster asset materialize ...)"
 
+# DAGSTER_HOME is the repo root: its dagster.yaml keeps runs under ./.dagster_home (without it,
+# `dagster dev` announces a temporary directory it does not actually use for them).
 ui: $(VENV)/.installed
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(CURDIR) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

@@ -114,7 +114,7 @@ def with_automation(
     return list(dg.map_asset_specs(attach, list(assets)))
 
 
-def automation_sensor(run_tags: dict[str, str]) -> dg.AutomationConditionSensorDefinition:
+def automation_sensor() -> dg.AutomationConditionSensorDefinition:
     """The one sensor: evaluates every asset's condition; RUNNING as soon as the daemon runs."""
     with warnings.catch_warnings():
         # `use_user_code_server` is beta in 1.13; it is the documented way to run custom
@@ -125,6 +125,5 @@ def automation_sensor(run_tags: dict[str, str]) -> dg.AutomationConditionSensorD
             target=dg.AssetSelection.all(),
             default_status=dg.DefaultSensorStatus.RUNNING,
             use_user_code_server=True,
-            run_tags=run_tags,
             description="Daily sync on the cron, everything downstream eager.",
         )

@@ -14,18 +14,55 @@ from stockmonitor_assets import settings
 
 def check_setup() -> tuple[list[str], list[str]]:
     """(problems, warnings) of the current environment."""
-    checks: list[Callable[[], str | None]] = [
-        _settings_parse,
-        _source_credentials,
-        _data_dir,
-        _database_reachable,
-        _dagster_home,
-        _alert_webhook,
-    ]
-    problems = [p for p in (_safely(check) for check in checks) if p]
+    results = checklist()
+    problems = [problem for _, _, problem in results if problem]
     problems += _files_problems()
     warnings = [w for w in [_safely(_calendar_coverage)] if w]
     return problems, warnings
+
+
+def checklist() -> list[tuple[str, str, str | None]]:
+    """(name, what was checked, problem or None) of each check, for `validate` to show."""
+    return [(name, _description(describe), _safely(check)) for name, describe, check in _CHECKS]
+
+
+def _description(describe: Callable[[], str]) -> str:
+    """What a check looked at; a setting too broken to describe is that check's problem."""
+    try:
+        return describe()
+    except Exception:  # noqa: BLE001 - reported by the check itself
+        return "(see the problem below)"
+
+
+def _describe_settings() -> str:
+    return (
+        f"source {settings.source_kind()!r}, sync cron {settings.sync_cron()!r}, universe size, "
+        "demo seed, look-back, chunk days, scores due time, quality thresholds, holiday lists"
+    )
+
+
+def _describe_source() -> str:
+    kind = settings.source_kind()
+    if kind == "rqdatac":
+        return "RQDatac login settings present and well-formed (never printed)"
+    if kind == "files":
+        return f"{settings.FILES_DIR} is a directory; every file read as a run reads it"
+    return "demo market (no credentials needed)"
+
+
+def _describe_database() -> str:
+    if not settings.database_configured():
+        return "no DB_HOST: scores stay in Parquet (stock_scores not written)"
+    return f"{settings.get('DB_HOST')}:{settings.get('DB_PORT', '5432')} answers SELECT 1"
+
+
+def _describe_dagster_home() -> str:
+    home = settings.get("DAGSTER_HOME")
+    return f"{home}/dagster.yaml has its variables set" if home else "unset: ./dagster.yaml"
+
+
+def _describe_webhook() -> str:
+    return "set, https (never printed)" if settings.get(settings.ALERT_WEBHOOK) else "not set"
 
 
 def _safely(check: Callable[[], str | None]) -> str | None:
@@ -41,10 +78,14 @@ def _settings_parse() -> str | None:
     settings.int_setting(settings.UNIVERSE_SIZE, settings.DEFAULT_UNIVERSE_SIZE)
     settings.int_setting(settings.DEMO_SEED, settings.DEFAULT_DEMO_SEED, 0)
     settings.int_setting(settings.LOOKBACK_DAYS, settings.DEFAULT_LOOKBACK_DAYS, 60)
+    settings.chunk_days()
+    settings.time_setting(settings.SCORES_DUE, settings.DEFAULT_SCORES_DUE)
     if settings.database_configured():
         settings.int_setting("DB_PORT", 5432)
     import stockmonitor_assets.trading_calendar  # noqa: F401  (parses the holiday lists)
+    from stockmonitor_assets.thresholds import thresholds_from_env
 
+    thresholds_from_env()  # the four quality thresholds, within their bounds
     return None
 
 
@@ -161,3 +202,13 @@ def _calendar_coverage() -> str | None:
         f"{trading_calendar.RECORDED_THROUGH}; list {today.year}'s holidays in "
         f"{settings.HOLIDAYS} or {settings.HOLIDAYS_FILE}, or every weekday is a partition key"
     )
+
+
+_CHECKS: list[tuple[str, Callable[[], str], Callable[[], str | None]]] = [
+    ("settings", _describe_settings, _settings_parse),
+    ("source", _describe_source, _source_credentials),
+    ("data dir", lambda: f"{settings.data_dir()} is a writable directory", _data_dir),
+    ("database", _describe_database, _database_reachable),
+    ("instance", _describe_dagster_home, _dagster_home),
+    ("alert webhook", _describe_webhook, _alert_webhook),
+]

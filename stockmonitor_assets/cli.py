@@ -66,8 +66,10 @@ def main(ctx: click.Context, list_: bool, validate_: bool, show_config_: bool) -
 @main.command()
 def validate() -> None:
     """Check configuration, credentials, database and calendar; exit 1 listing problems."""
-    from stockmonitor_assets.checkup import check_setup
+    from stockmonitor_assets.checkup import check_setup, checklist
 
+    for name, checked, problem in checklist():
+        click.echo(f"{'ok' if problem is None else 'PROBLEM':<8} {name:<14} {checked}")
     problems, warnings = check_setup()
     for warning in warnings:
         click.echo(f"warning: {warning}")
@@ -85,12 +87,13 @@ def list_definitions() -> None:
     words = {job: word for word, job in _run_request().JOB_ALIASES.items()}
     click.echo("jobs (name, or the word `stockmonitor run` also takes):")
     for job in _jobs(defs):
-        click.echo(f"  {job.name:<28} {words.get(job.name, ''):<12} {job.description or ''}")
+        click.echo(f"  {job.name:<28} {words.get(job.name, ''):<12} {_first_line(job.description)}")
     click.echo("assets:")
     graph = defs.resolve_asset_graph()
     for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
         node = graph.get(key)
-        click.echo(f"  {key.to_user_string():<28} [{node.group_name}] {node.description or ''}")
+        summary = _first_line(node.description)
+        click.echo(f"  {key.to_user_string():<28} [{node.group_name}] {summary}")
 
 
 @main.command("show-config")
@@ -171,7 +174,8 @@ def _launch_and_follow(job: dg.JobDefinition, selected, config: dict, instance, 
     except cli_launch.LaunchError as exc:
         raise click.ClickException(f"could not launch {job.name}: {exc}") from None
     total = len(_asset_names(job)) * len(selected.days)
-    label = f"{job.name} {selected.first}..{selected.last} ({len(selected.days)} days)"
+    count = len(selected.days)
+    label = f"{job.name} {selected.first}..{selected.last} ({count} day{'s' * (count != 1)})"
     with click.progressbar(
         length=total, label=label, file=sys.stderr, item_show_func=lambda item: item
     ) as bar:
@@ -211,22 +215,13 @@ def _start(cli_launch, job_name: str, config: dict, tags: dict, instance, in_pro
 
 
 def _require_known_targets(request, targets: list[str], days) -> None:
-    """An unknown code fails here, before any run exists (the asset would fail the run)."""
+    """An unknown code fails here, before any run exists (the run guard would refuse it)."""
     if not targets:
         return
     from stockmonitor_assets.resources import market_data_from_env
 
     source = market_data_from_env().client()
-
-    def listed_on(day) -> set[str]:
-        return set(source.instruments(day)["order_book_id"].to_list())
-
-    unknown = request.unknown_targets(targets, days, listed_on)
-    if unknown:
-        raise request.RunRequestError(
-            f"target stock(s) {unknown} are not listed at source {source.name!r} on any day "
-            f"of {days[0]}..{days[-1]}; nothing was written"
-        )
+    request.require_listed(targets, days, request.listed_codes(source), source.name)
 
 
 def _partition_tag(selected) -> dict[str, str]:
@@ -284,6 +279,11 @@ def _run_request():
 
 def _asset_names(job: dg.JobDefinition) -> list[str]:
     return sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys)
+
+
+def _first_line(text: str | None) -> str:
+    """A docstring's summary line: `list` is a table, not a manual."""
+    return (text or "").strip().split("\n", 1)[0]
 
 
 def _int_option(key: str, value: str) -> int:

@@ -13,7 +13,7 @@ from stockmonitor_assets.automation import automation_sensor, with_automation
 from stockmonitor_assets.database import postgres_from_env
 from stockmonitor_assets.guards import guarded_in_process_executor
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
-from stockmonitor_assets.jobs import build_jobs, source_tags
+from stockmonitor_assets.jobs import build_jobs
 from stockmonitor_assets.resources import fixed_by_environment, market_data_from_env
 from stockmonitor_assets.thresholds import thresholds_from_env
 
@@ -21,13 +21,12 @@ from stockmonitor_assets.thresholds import thresholds_from_env
 def build_defs() -> dg.Definitions:
     """The Definitions as the current environment configures them."""
     assets = dg.load_assets_from_modules([market, indicators, scoring, database])
-    source = settings.source_kind()
     return dg.Definitions(
         assets=with_automation(with_column_schemas(assets)),
         asset_checks=[freshness.scores_on_time],
-        jobs=build_jobs(source),
+        jobs=build_jobs(),
         sensors=[
-            automation_sensor(run_tags=source_tags(source)),
+            automation_sensor(),
             freshness.scores_freshness_sensor,
             alerts.run_failure_alert,
         ],

@@ -25,22 +25,21 @@ from stockmonitor_assets.run_request import RunRequestError
 REFUSED_TAG = "stockmonitor/refused"
 
 
-def refusal(run: dg.DagsterRun, listed_on=None, now: dt.datetime | None = None) -> str | None:
-    """Why `run` must not start (one line), or None. `listed_on(day)` gives the source's codes
-    listed on a day; it is asked only when the run names target stocks."""
+def refusal(run: dg.DagsterRun, now: dt.datetime | None = None) -> str | None:
+    """Why `run` must not start (one line), or None. The source is asked only when the run
+    names target stocks."""
     try:
         days = run_request.days_of_run(run.tags, now)
         targets = run_request.targets_of_run_config(run.run_config)
         _check_thresholds(run.run_config)
         if targets and days is not None:
-            unknown = run_request.unknown_targets(targets, days.days, listed_on or _listed_on)
-            if unknown:
-                raise RunRequestError(
-                    f"target stock(s) {unknown} are not listed at the source on any day of "
-                    f"{days.first}..{days.last}"
-                )
+            source = _source()
+            run_request.require_listed(
+                targets, days.days, run_request.listed_codes(source), source.name
+            )
     except RunRequestError as exc:
-        return f"{exc}; nothing was written" if "nothing was written" not in str(exc) else str(exc)
+        reason = str(exc)
+        return reason if "nothing was written" in reason else f"{reason}; nothing was written"
     return None
 
 
@@ -64,10 +63,10 @@ def _check_thresholds(run_config) -> None:
         ) from None
 
 
-def _listed_on(day: dt.date) -> set[str]:
+def _source():
     from stockmonitor_assets.resources import market_data_from_env
 
-    return set(market_data_from_env().client().instruments(day)["order_book_id"].to_list())
+    return market_data_from_env().client()
 
 
 def refuse(context, run: dg.DagsterRun, reason: str) -> None:

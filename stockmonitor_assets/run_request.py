@@ -91,6 +91,27 @@ def unknown_targets(
     return sorted(remaining)
 
 
+def listed_codes(source) -> Callable[[dt.date], set[str]]:
+    """`day -> the codes a source (anything with `instruments(day)`) lists that day`."""
+    return lambda day: set(source.instruments(day)["order_book_id"].to_list())
+
+
+def require_listed(
+    targets: Sequence[str],
+    days: Sequence[dt.date],
+    listed_on: Callable[[dt.date], set[str]],
+    source_name: str,
+) -> None:
+    """Refuse target stocks the source lists on no day of the run (a typo, not an empty day)."""
+    unknown = unknown_targets(targets, days, listed_on) if targets and days else []
+    if unknown:
+        span = f"{days[0]}" if days[0] == days[-1] else f"any day of {days[0]}..{days[-1]}"
+        raise RunRequestError(
+            f"target stock(s) {unknown} are not listed at source {source_name!r} on {span}; "
+            "nothing was written"
+        )
+
+
 @dataclass(frozen=True)
 class PartitionRange:
     first: dt.date

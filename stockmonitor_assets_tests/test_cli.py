@@ -124,8 +124,8 @@ def test_an_unknown_stock_code_is_a_one_line_error_with_exit_code_2(env):
     )
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "Error: target stock(s) ['600001.XSHG'] are not listed at source 'demo' on any day "
-        "of 2024-10-08..2024-10-08; nothing was written"
+        "Error: target stock(s) ['600001.XSHG'] are not listed at source 'demo' on "
+        "2024-10-08; nothing was written"
     ]
     assert not (env / "data").exists()
     with dg.DagsterInstance.get() as instance:

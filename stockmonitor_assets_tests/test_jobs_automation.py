@@ -12,9 +12,10 @@ import dagster as dg
 import pytest
 
 from stockmonitor_assets.assets import database, indicators, market, scoring
+from stockmonitor_assets.assets.partitions import SOURCE_POOL
 from stockmonitor_assets.automation import SENSOR_NAME, SOURCE_ASSETS, sync_target, with_automation
 from stockmonitor_assets.definitions import defs
-from stockmonitor_assets.jobs import JOB_NAMES, SOURCE_TAG
+from stockmonitor_assets.jobs import JOB_NAMES
 from stockmonitor_assets.trading_calendar import trading_day_partitions
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -66,14 +67,19 @@ def clock(instance) -> Clock:
     return Clock(graph_assets(), instance)
 
 
-def test_the_five_jobs_are_partitioned_on_trading_days_and_source_jobs_are_tagged():
+def test_the_five_jobs_are_partitioned_on_trading_days_and_source_assets_share_one_pool():
     jobs = {j.name: j for j in defs.resolve_all_job_defs() if not j.name.startswith("__")}
     assert sorted(jobs) == sorted(JOB_NAMES)
     for job in jobs.values():
         assert job.partitions_def == trading_day_partitions
-    assert SOURCE_TAG in jobs["daily_data_sync_job"].tags
-    assert SOURCE_TAG in jobs["indicator_calculation_job"].tags  # window days from the source
-    assert SOURCE_TAG not in jobs["scoring_and_save_job"].tags
+    pools = {
+        key.to_user_string(): defs.resolve_assets_def(key).op.pool
+        for key in defs.resolve_asset_graph().get_all_asset_keys()
+    }
+    calling = {"instruments", "raw_ohlcv", "completed_ohlcv", "fundamentals"}
+    calling.add("technical_indicators")  # window days never stored come from the source
+    assert {asset for asset, pool in pools.items() if pool == SOURCE_POOL} == calling
+    assert {pool for asset, pool in pools.items() if asset not in calling} == {None}
     assert jobs["scoring_and_save_job"].asset_layer.executable_asset_keys >= {
         dg.AssetKey("scores_table")
     }

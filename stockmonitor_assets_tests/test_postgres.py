@@ -22,6 +22,7 @@ import yaml
 from stockmonitor_assets.assets import database, indicators, market, scoring
 from stockmonitor_assets.database import SCORES_TABLE, PostgresResource
 from stockmonitor_assets.resources import MarketDataResource
+from stockmonitor_assets.trading_calendar import trading_day_partitions
 from stockmonitor_assets_tests.conftest import Pipeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,11 +127,9 @@ def test_deploy_yaml_keeps_runs_events_and_schedules_in_postgres(postgres_instan
 
 
 @pytest.mark.postgres
-def test_deploy_yaml_queues_runs_and_limits_one_run_per_source(postgres_instance):
-    coordinator = postgres_instance.run_coordinator
-    assert isinstance(coordinator, dg.QueuedRunCoordinator)
-    limits = coordinator.get_run_queue_config().tag_concurrency_limits
-    assert [(limit["key"], limit["limit"]) for limit in limits] == [("stockmonitor/source", 1)]
+def test_deploy_yaml_queues_runs_and_limits_the_source_pool_to_one_step(postgres_instance):
+    assert isinstance(postgres_instance.run_coordinator, dg.QueuedRunCoordinator)
+    assert postgres_instance.get_concurrency_config().pool_config.default_pool_limit == 1
 
 
 @pytest.mark.parametrize("variable", DB_VARIABLES)
@@ -171,17 +170,17 @@ def test_runs_land_in_postgres_and_saving_a_day_twice_keeps_one_row_per_stock(
     assert rows == [(stocks, stocks)] and stocks > 0
 
 
-def test_scores_table_skips_visibly_without_a_database(tmp_path, instance):
+def test_scores_table_is_not_reported_saved_without_a_database(tmp_path, instance):
     pipeline = Pipeline(tmp_path / "data", MarketDataResource(universe_size=30), instance)
     pipeline.resources["database"] = PostgresResource()
     assets = dg.load_assets_from_modules([market, indicators, scoring, database])
     result = pipeline.materialize(assets, DAY)
-    (event,) = [
-        e
-        for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey("scores_table")
-    ]
-    assert event.materialization.metadata["skipped"].value == database.SKIPPED
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "scores" in materialized and "scores_table" not in materialized
+    assert result.success
+    assert instance.get_status_by_partition(
+        dg.AssetKey("scores_table"), [DAY], trading_day_partitions
+    ) == {DAY: None}
 
 
 def test_repo_root_dagster_yaml_needs_no_environment(tmp_path, monkeypatch):

@@ -32,7 +32,8 @@ HISTORY_COLUMNS = ("order_book_id", "date", "close", "adj_factor", "is_filled")
 COMMON = trading_day_asset("indicators")
 
 
-@dg.asset(**COMMON)
+# Window days never stored come from the source: in its pool.
+@dg.asset(**trading_day_asset("indicators", calls_source=True))
 def technical_indicators(
     context: dg.AssetExecutionContext,
     market_data: MarketDataResource,

@@ -19,6 +19,7 @@ from stockmonitor_assets.assets.rules import COMPLETION_CHECK, check_spec
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.quality import TABLES, Outcome, check_completion
 from stockmonitor_assets.resources import MarketDataResource
+from stockmonitor_assets.run_request import RunRequestError, listed_codes, require_listed
 from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS, INSTRUMENTS
 from stockmonitor_assets.sources.base import MarketDataSource
 from stockmonitor_assets.storage import PartitionStore
@@ -35,7 +36,8 @@ from stockmonitor_assets.transforms.subset import merge_subset
 # How far back completion looks in the source when no previous day is stored yet.
 BOOTSTRAP_LOOKBACK = dt.timedelta(days=5 * 366)
 
-COMMON = trading_day_asset("market_data")
+# Every market asset may call the source (completion: the last bar of a stock with no history).
+COMMON = trading_day_asset("market_data", calls_source=True)
 
 
 class UniverseConfig(dg.Config):
@@ -227,21 +229,12 @@ def _require_trading_days(source: MarketDataSource, days: list[dt.date]) -> None
 def _require_known_targets(
     source: MarketDataSource, days: list[dt.date], targets: list[str]
 ) -> None:
-    """A target stock listed on neither end of the run's days is a typo, not an empty day."""
-    if not targets:
-        return
-    listed = set().union(
-        *(set(source.instruments(d)["order_book_id"]) for d in {days[0], days[-1]})
-    )
-    unknown = sorted(set(targets) - listed)
-    if unknown:
-        raise dg.Failure(
-            description=(
-                f"target stock(s) {unknown} are not listed at source {source.name!r} on "
-                f"{days[0]} or {days[-1]}; nothing was written"
-            ),
-            metadata={"unknown_stocks": unknown},
-        )
+    """The run guard's listing rule (run_request.require_listed), for runs executed without
+    the code location's executor (`execute_in_process`, `dg.materialize`)."""
+    try:
+        require_listed(targets, days, listed_codes(source), source.name)
+    except RunRequestError as exc:
+        raise dg.Failure(description=str(exc)) from None
 
 
 def _universe(source: MarketDataSource, day: dt.date, subset: Subset) -> pl.DataFrame:

@@ -42,13 +42,24 @@ def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     return [partition_date(k) for k in keys]
 
 
-def trading_day_asset(group: str, kinds: frozenset = frozenset({"polars", "parquet"})) -> dict:
-    """`dg.asset` arguments every asset shares: trading-day partitions, a range in one run."""
+# The Dagster concurrency pool of every asset that calls the market-data source: the
+# instance's `concurrency: pools: default_limit: 1` (dagster.yaml) lets one such step run at
+# a time across all runs, whatever launched them (vendors rate-limit; two syncs of the same
+# days would only race). Not a run tag, which a launcher could omit or change.
+SOURCE_POOL = "market_data_source"
+
+
+def trading_day_asset(
+    group: str, kinds: frozenset = frozenset({"polars", "parquet"}), calls_source: bool = False
+) -> dict:
+    """`dg.asset` arguments every asset shares: trading-day partitions, a range in one run,
+    and the source's pool for those that call it."""
     return dict(
         partitions_def=trading_day_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name=group,
         kinds=set(kinds),
+        pool=SOURCE_POOL if calls_source else None,
     )
 
 

@@ -18,7 +18,6 @@ import psycopg2
 import pytest
 
 from stockmonitor_assets.automation import SENSOR_NAME, SOURCE_ASSETS
-from stockmonitor_assets.jobs import SOURCE_TAG
 from stockmonitor_assets_tests.production.conftest import (
     PG,
     WINDOW_SESSIONS,
@@ -82,17 +81,41 @@ def materializations(instance: dg.DagsterInstance, asset: str, day: str) -> list
     ).records
 
 
-def test_two_requested_syncs_never_run_at_once(scenario):
+SOURCE_STEPS = {*SOURCE_ASSETS, "completed_ohlcv", "technical_indicators"}
+STEP_ENDS = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
+
+
+def source_step_intervals(instance: dg.DagsterInstance, run_ids) -> list[tuple[float, float]]:
+    """(start, end) of every step of the source's pool in these runs, from their event logs."""
+    intervals = []
+    for run_id in run_ids:
+        starts = {}
+        for entry in instance.all_logs(run_id):
+            event = entry.dagster_event
+            if event is None or event.step_key not in SOURCE_STEPS:
+                continue
+            if event.event_type == dg.DagsterEventType.STEP_START:
+                starts[event.step_key] = entry.timestamp
+            elif event.event_type in STEP_ENDS:
+                intervals.append((starts.pop(event.step_key), entry.timestamp))
+    return sorted(intervals)
+
+
+def never_overlap(intervals: list[tuple[float, float]]) -> bool:
+    return all(a[1] <= b[0] for a, b in zip(intervals, intervals[1:], strict=False))
+
+
+def test_two_requested_syncs_never_call_the_source_at_once(scenario):
     deployment, run_ids = scenario.deployment, scenario.manual_syncs
     with deployment.instance() as instance:
         deployment.wait_until(
             lambda: all(finished(instance, r) for r in run_ids), 120, "both syncs to finish"
         )
         records = instance.get_run_records(dg.RunsFilter(run_ids=run_ids))
+        intervals = source_step_intervals(instance, run_ids)
     assert [r.dagster_run.status for r in records] == [dg.DagsterRunStatus.SUCCESS] * 2
-    assert all(r.dagster_run.tags[SOURCE_TAG] == "demo" for r in records)
-    first, second = sorted(records, key=lambda r: r.start_time)
-    assert first.end_time <= second.start_time, "the per-source limit let two syncs overlap"
+    assert len(intervals) == 2 * 4  # instruments, raw_ohlcv, completed_ohlcv, fundamentals
+    assert never_overlap(intervals), "the source's pool let two steps call it at once"
 
 
 def test_the_sensor_syncs_the_latest_day_and_everything_downstream_follows(scenario):
@@ -108,7 +131,7 @@ def test_the_sensor_syncs_the_latest_day_and_everything_downstream_follows(scena
     assert deployment.scores_rows(TARGET) == _scores_parquet_rows(deployment, TARGET)
 
 
-def test_source_runs_never_overlapped_and_a_later_tick_does_not_sync_again(scenario):
+def test_source_steps_never_overlapped_and_a_later_tick_does_not_sync_again(scenario):
     deployment = scenario.deployment
     with deployment.instance() as instance:
         (sync,) = materializations(instance, "raw_ohlcv", TARGET)
@@ -123,14 +146,10 @@ def test_source_runs_never_overlapped_and_a_later_tick_does_not_sync_again(scena
         )
         for asset in SOURCE_ASSETS:
             assert len(materializations(instance, asset, TARGET)) == 1, asset
-        source_runs = [
-            r
-            for r in instance.get_run_records(dg.RunsFilter(tags={SOURCE_TAG: "demo"}))
-            if r.start_time is not None
-        ]
-    intervals = sorted((r.start_time, r.end_time or float("inf")) for r in source_runs)
+        run_ids = [r.dagster_run.run_id for r in instance.get_run_records()]
+        intervals = source_step_intervals(instance, run_ids)
     assert len(intervals) >= 3
-    assert all(a[1] <= b[0] for a, b in zip(intervals, intervals[1:], strict=False))
+    assert never_overlap(intervals)
 
 
 def test_a_run_failing_on_a_transient_database_error_is_retried_and_completes(scenario):

@@ -3,9 +3,8 @@
 Each case runs both front doors in a subprocess, `stockmonitor run` and `dagster asset
 materialize`, and expects a non-zero exit, the message, and an empty DATA_DIR. All
 subprocesses of the module start together (a module fixture), so the matrix costs about
-as long as its slowest case. Invalid weights are checked through `stockmonitor run` only:
-`dagster asset materialize` validates asset config when the `scores` step starts, after
-its upstream partitions are written.
+as long as its slowest case. What Dagster's config schema cannot express (weights, stock
+codes and their listing, ranges) the code location's run guard refuses before any step.
 """
 
 import concurrent.futures
@@ -56,7 +55,7 @@ CASES = {
         ["--select", MARKET, "--partition-range", "2024-06-14...2024-06-03"],
         {},
         "--start 2024-06-14 is after --end 2024-06-03",
-        "the partition range 2024-06-14...2024-06-03 is empty",
+        "run refused: the partition range starts on 2024-06-14, after its end 2024-06-03",
     ),
     "malformed_date": (
         ["run", SYNC, "--partition", "2024-13-01"],
@@ -98,10 +97,13 @@ CASES = {
     ),
     "invalid_weights": (
         ["run", "scoring_and_save_job", "--partition", DAY, "--config", "weights.momentum=-1"],
-        None,
+        [
+            *("--select", "*", "--partition", DAY, "--config-json"),
+            json.dumps({"ops": {"scores": {"config": {"weights": {"momentum": -1}}}}}),
+        ],
         {},
         "weight of factor 'momentum' must be >= 0, got -1.0",
-        None,
+        "run refused: scores.weights: weight of factor 'momentum' must be >= 0, got -1",
     ),
     "missing_rqdatac_credentials": (
         ["run", SYNC, "--partition", DAY],
