@@ -74,6 +74,16 @@ query Partitions($path: [String!]!) {
     }
   }
 }"""
+CHECKS = """
+query Checks($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    ... on AssetNode {
+      assetChecksOrError {
+        ... on AssetChecks { checks { name executionForLatestMaterialization { status } } }
+      }
+    }
+  }
+}"""
 LOCATION = """
 { workspaceOrError { ... on Workspace { locationEntries { name } } } }"""
 
@@ -150,6 +160,17 @@ def partition_statuses(server: DagsterDev) -> dict[str, list[tuple]]:
         ranges = node["assetPartitionStatuses"]["ranges"]
         statuses[asset] = sorted((r["status"], r["startKey"], r["endKey"]) for r in ranges)
     return statuses
+
+
+def check_verdicts(server: DagsterDev) -> dict[str, str | None]:
+    """The status each asset check shows for its asset's latest materialization."""
+    verdicts = {}
+    for asset in ASSETS:
+        node = server.graphql(CHECKS, {"path": [asset]})["assetNodeOrError"]
+        for check in node["assetChecksOrError"]["checks"]:
+            execution = check["executionForLatestMaterialization"]
+            verdicts[f"{asset}:{check['name']}"] = execution and execution["status"]
+    return verdicts
 
 
 def wait_run(server: DagsterDev, run_id: str, timeout: float = 180) -> dict:
@@ -242,7 +263,7 @@ def matrix(tmp_path_factory):
         )
         assert stored.returncode == 0, stored.stderr[-3000:]
         location = server.graphql(LOCATION)["workspaceOrError"]["locationEntries"][0]["name"]
-        before = (hashes(data_dir), partition_statuses(server))
+        before = (hashes(data_dir), partition_statuses(server), check_verdicts(server))
         outcomes = {}
         for name in INPUTS:
             outcomes[(name, "ui_launch_run")] = ui_launch_run(server, location, name)
@@ -256,7 +277,7 @@ def matrix(tmp_path_factory):
                 if args is not None
             }
             outcomes |= {key: future.result() for key, future in futures.items()}
-        after = (hashes(data_dir), partition_statuses(server))
+        after = (hashes(data_dir), partition_statuses(server), check_verdicts(server))
         alerted = wait_for_alerts(workdir, log_dir)
         yield outcomes, before, after, alerted
 
@@ -308,17 +329,28 @@ def test_every_door_refuses_the_bad_input_naming_it(matrix, name, door):
 
 
 def test_no_stored_partition_changed(matrix):
-    _, (hashes_before, _), (hashes_after, _), _ = matrix
+    _, (hashes_before, *_), (hashes_after, *_), _ = matrix
     assert len(hashes_before) == 3 * len(ASSETS)
     assert hashes_after == hashes_before
 
 
 def test_no_partition_is_shown_failed_and_the_stored_ones_still_materialized(matrix):
-    _, (_, statuses_before), (_, statuses_after), _ = matrix
+    _, (_, statuses_before, _), (_, statuses_after, _), _ = matrix
     assert statuses_after == statuses_before
     for asset, ranges in statuses_after.items():
         assert ("MATERIALIZED", FIRST, LAST) in ranges, asset
         assert not [r for r in ranges if r[0] == "FAILED"], asset
+
+
+def test_no_check_is_shown_failed_by_a_refused_run(matrix):
+    """A check a refused run had planned shows Skipped (Dagster's status for a canceled
+    run's planned check), never Failed or Execution failed: its evaluations stay as they were
+    (docs/cli.md)."""
+    _, (*_, verdicts_before), (*_, verdicts_after), _ = matrix
+    assert "SUCCEEDED" in verdicts_before.values()
+    assert verdicts_after.keys() == verdicts_before.keys()
+    for check, verdict in verdicts_after.items():
+        assert verdict in (verdicts_before[check], "SKIPPED"), check
 
 
 def test_every_refused_or_failed_run_is_alerted(matrix):
