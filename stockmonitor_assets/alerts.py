@@ -24,12 +24,12 @@ from pathlib import Path
 import dagster as dg
 
 from stockmonitor_assets import settings
+from stockmonitor_assets.errors import user_error
 
 ALERTS_FILE = "alerts.jsonl"
 WEBHOOK_DEADLINE_SECONDS = 10.0
 WEBHOOK_ATTEMPTS = 2  # one retry, on a network error, a timeout, 429 or 5xx
 MAX_MESSAGE_CHARS = 2000
-STEP_WRAPPER = "DagsterExecutionStepExecutionError"
 REPORTED_TAGS = (
     "dagster/partition",
     "dagster/asset_partition_range_start",
@@ -191,19 +191,6 @@ def deliver(record: Mapping[str, object], log: object) -> None:
         except Exception as exc:  # noqa: BLE001 - an alert channel must never crash the sensor
             reason = exc if isinstance(exc, WebhookError) else type(exc).__name__
             log.error(f"alert webhook ({settings.ALERT_WEBHOOK}) failed: {reason}")
-
-
-def user_error(error) -> str:
-    """The error the step raised, not Dagster's "Error occurred while executing op" wrapper
-    around it (whose own message says nothing about the cause), and that error's causes
-    (Dagster also wraps a failed write, e.g. a broken contract, in its own error)."""
-    while error.cls_name == STEP_WRAPPER and error.cause is not None:
-        error = error.cause
-    messages = []
-    while error is not None:
-        messages.append(error.message.strip())
-        error = error.cause
-    return " <- caused by: ".join(messages)
 
 
 # Failures are found by scanning the instance's failed runs, not with `run_failure_sensor`:

@@ -26,6 +26,7 @@ import dagster as dg
 import yaml
 
 from stockmonitor_assets.alerts import daemon_alive
+from stockmonitor_assets.errors import root_cause
 
 # Must equal the location name in workspace.yaml (what `make ui` / `dagster dev -w` load),
 # so runs launched here are listed under the same location's jobs.
@@ -188,17 +189,10 @@ def _first_failure(instance: dg.DagsterInstance, run_id: str) -> str:
         error = getattr(event.event_specific_data, "error", None)
         if error is not None:
             where = f"step {event.step_key}: " if event.step_key else ""
-            return where + _root_cause(error).message.strip().splitlines()[0]
+            return where + root_cause(error).message.strip().splitlines()[0]
         if record.event_log_entry.message:
             return record.event_log_entry.message
     return "see the run's events in the UI"
-
-
-def _root_cause(error):
-    """Dagster wraps user errors (resource and step errors); the innermost says what broke."""
-    while error.cause is not None:
-        error = error.cause
-    return error
 
 
 @contextmanager
