@@ -297,15 +297,19 @@ def daemon_alive(instance: dg.DagsterInstance, max_age: float = 60.0) -> bool:
 
 
 def alert_now_unless_a_daemon_will(
-    instance: dg.DagsterInstance, run: dg.DagsterRun, log: object
+    instance: dg.DagsterInstance, run: dg.DagsterRun, log: object, cause: str | None = None
 ) -> None:
     """Alert a run whose steps failed from the run itself when no daemon runs the sensor
     (`dagster asset materialize`, `make demo`, `stockmonitor run --in-process` on a bare
     checkout); with a daemon, the sensor alerts it once the run has failed, with its retry
-    tags. The alerts file keeps the two from alerting one run twice."""
+    tags. The alerts file keeps the two from alerting one run twice. `cause` names what
+    failed when no step did (a resource that could not start)."""
     if daemon_alive(instance) or run.run_id in alerted_run_ids(settings.log_dir()):
         return
-    deliver(failure_record(instance, run, dt.datetime.now(dt.UTC)), log)
+    record = failure_record(instance, run, dt.datetime.now(dt.UTC))
+    if cause:
+        record["message"] = f"run failed: {cause}"[:MAX_MESSAGE_CHARS]
+    deliver(record, log)
 
 
 @dg.sensor(

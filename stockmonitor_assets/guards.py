@@ -99,11 +99,27 @@ class GuardedExecutor(dg.Executor):
         if reason is not None:
             refuse(plan_context, run, reason)
         failed = False
-        for event in self._inner.execute(plan_context, execution_plan):
-            failed = failed or event.is_step_failure
-            yield event
+        try:
+            for event in self._inner.execute(plan_context, execution_plan):
+                failed = failed or event.is_step_failure
+                yield event
+        except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+            raise  # a termination, not a failure
+        except BaseException as exc:  # e.g. a resource failing to start: no step ran
+            alerts.alert_now_unless_a_daemon_will(
+                plan_context.instance, run, plan_context.log, cause=_innermost_line(exc)
+            )
+            raise
         if failed:
             alerts.alert_now_unless_a_daemon_will(plan_context.instance, run, plan_context.log)
+
+
+def _innermost_line(exc: BaseException) -> str:
+    """`Type: first line` of the innermost cause (Dagster wraps resource errors)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 @dg.executor(name="guarded_in_process", config_schema=dg.in_process_executor.config_schema)

@@ -4,7 +4,12 @@ alerts (JSON lines in LOG_DIR, optional webhook that can never crash the sensor)
 import datetime as dt
 import http.server
 import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -14,6 +19,8 @@ import pytest
 from stockmonitor_assets import alerts
 from stockmonitor_assets.assets import freshness, scoring
 from stockmonitor_assets_tests.clean_run import ASSETS, DAY, clean_run, copy_without
+
+REPO = Path(__file__).resolve().parents[1]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DUE = dt.time(10, 30)
@@ -168,3 +175,27 @@ def test_a_failure_older_than_the_first_look_back_is_not_alerted(tmp_path, monke
         cursor, sent = alerts.alert_new_failures(instance, None, dg.get_dagster_logger(), later)
     assert sent == 0 and not (tmp_path / alerts.ALERTS_FILE).exists()
     assert dt.datetime.fromisoformat(cursor) == later - alerts.FIRST_LOOK_BACK
+
+
+def test_a_run_failing_before_any_step_is_alerted_by_itself_when_no_daemon_runs(tmp_path):
+    """`dagster asset materialize` on a bare checkout (no daemon, so no sensor): the run's
+    own executor alerts, naming the resource's error in one line."""
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    (tmp_path / "a_file").write_text("not a directory")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "STOCKMONITOR_"))}
+    env |= {"DATA_DIR": str(tmp_path / "a_file" / "data"), "LOG_DIR": str(tmp_path / "logs")}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "asset", "materialize"]
+        + ["-m", "stockmonitor_assets.definitions", "--select", "instruments"]
+        + ["--partition", "2024-06-07"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    (line,) = (tmp_path / "logs" / alerts.ALERTS_FILE).read_text().splitlines()
+    record = json.loads(line)
+    assert record["event"] == "run_failure" and record["partition"] == "2024-06-07"
+    assert record["message"].startswith("run failed: DataDirError: DATA_DIR=")
