@@ -186,11 +186,13 @@ def ensure_table(
     with transaction(conn, timeouts, table) as cur:
         if not set(columns) - _existing_columns(cur, table):
             return []
-        # Two first runs would both CREATE; the second waits here, then sees the table.
+        # Concurrent first runs would all CREATE (or ADD); each waits here in turn, then
+        # re-reads: what an earlier one created is no longer missing, and nothing runs.
         cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_lock_key(table),))
         existing = _existing_columns(cur, table)
         missing = {name: t for name, t in columns.items() if name not in existing}
-        cur.execute(_create(table, columns) if not existing else _add_columns(table, missing))
+        if missing:
+            cur.execute(_create(table, columns) if not existing else _add_columns(table, missing))
     return list(missing)
 
 

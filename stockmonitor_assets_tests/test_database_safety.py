@@ -277,3 +277,49 @@ def test_copy_round_trips_nulls_nan_infinities_empty_and_quoted_text(db):
 def _nan_as_text(row: tuple) -> tuple:
     """NaN != NaN: compare it by its spelling."""
     return tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in row)
+
+
+SAVERS = 4
+ROUNDS = 30
+
+
+def _all_at_once(target, argument_sets: list[tuple]) -> list:
+    """Run `target` once per argument set, each in its own thread with its own connection,
+    released together by a barrier; returns each outcome (None or the exception)."""
+    barrier = threading.Barrier(len(argument_sets))
+
+    def gated(*args):
+        barrier.wait(WAIT_S)
+        return target(*args)
+
+    started = [_in_thread(gated, *args) for args in argument_sets]
+    for thread, _ in started:
+        thread.join(WAIT_S * 3)
+    return [outcome[0] if outcome else "still running" for _, outcome in started]
+
+
+def test_concurrent_first_saves_into_a_fresh_table_all_succeed(db):
+    failures = []
+    for _ in range(ROUNDS):
+        _drop(db)
+        outcomes = _all_at_once(_save, [(db, _scores(float(i))) for i in range(SAVERS)])
+        failures += [repr(o) for o in outcomes if o is not None]
+        count, distinct = _query(db, f"SELECT count(*), count(DISTINCT score) FROM {TABLE}")[0]
+        assert (count, distinct) == (200, 1)  # one whole saver's day, no mixture
+    assert failures == [], f"{len(failures)} of {SAVERS * ROUNDS} saves failed: {failures[:3]}"
+
+
+def test_concurrent_saves_adding_the_same_new_column_all_succeed(db):
+    _save(db, _scores(0.0))
+    failures = []
+    for round_ in range(ROUNDS):
+        frame = _scores(1.0, extra=f"factor_{round_}")
+        outcomes = _all_at_once(_save, [(db, frame)] * SAVERS)
+        failures += [repr(o) for o in outcomes if o is not None]
+    assert failures == [], f"{len(failures)} of {SAVERS * ROUNDS} saves failed: {failures[:3]}"
+    assert _query(db, f"SELECT count(*), count(factor_{ROUNDS - 1}) FROM {TABLE}") == [(200, 200)]
+
+
+def _drop(db: PostgresResource) -> None:
+    with db.connect() as conn, conn, conn.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {TABLE}")
