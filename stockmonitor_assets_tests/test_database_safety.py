@@ -3,6 +3,7 @@
 Saving a day whose columns exist takes no exclusive lock (a long reader does not stall it);
 a needed migration waits at most `lock_timeout`; statements are bounded by
 `statement_timeout`; two saves of the same day at once both succeed and leave one copy;
+four savers creating the table, or adding the same column, at once all succeed (30 rounds);
 TLS is configurable (`DB_SSLMODE`) and reaches libpq. A throwaway database is used.
 """
 
