@@ -6,9 +6,15 @@ points the project at MinIO or any S3-compatible store. Runs are `dagster asset
 materialize` commands (the CLI a backfill uses) on an embedded instance, demo market of 30
 stocks. A day's first run finds no previous-day object: polars' object-store reader raises a
 plain OSError for that 404, which must count as "missing" for `allow_missing_partitions`.
+
+Objects are whole or not at all: a write that raises mid-file, and a run terminated
+(SIGTERM, which Dagster turns into an exception in the step) or killed (SIGKILL) mid-file,
+leave the previous whole object readable (`stalled_cli` holds the write after half its bytes).
 """
 
+import io
 import logging
+import signal
 
 import dagster as dg
 import polars as pl
@@ -17,9 +23,16 @@ from polars.testing import assert_frame_equal
 
 from stockmonitor_assets.database import PostgresResource
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
+from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets_tests.production.conftest import recent_sessions
-from stockmonitor_assets_tests.reliability.conftest import ALL_ASSETS, Cli, demo_market
+from stockmonitor_assets_tests.reliability.conftest import (
+    ALL_ASSETS,
+    MARKET_SELECTION,
+    Cli,
+    demo_market,
+    wait_for_file,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +41,8 @@ moto_server = pytest.importorskip("moto.server", reason="S3 tests need moto[serv
 
 BUCKET, PREFIX = "stockmonitor-test", "daily"
 DATA_DIR = f"s3://{BUCKET}/{PREFIX}"
+# Its own bucket: the tests above compare every object of theirs.
+ATOMIC_BUCKET = "stockmonitor-atomic"
 *RANGE, DAY = recent_sessions(4)
 STORED_ASSETS = [a.key.to_user_string() for a in ALL_ASSETS if a.key.path[-1] != "scores_table"]
 
@@ -136,3 +151,58 @@ def test_rematerializing_the_range_rewrites_byte_identical_objects(s3, cli):
     before = objects(client)
     materialize(cli, env, f"{RANGE[0]}...{RANGE[-1]}")
     assert objects(client) == before
+
+
+def _frame(rows: int) -> pl.DataFrame:
+    return pl.DataFrame({"order_book_id": [f"{i:06d}.XSHE" for i in range(rows)]}).with_columns(
+        close=pl.int_range(rows) * 0.01
+    )
+
+
+def test_a_write_that_raises_mid_object_leaves_the_previous_whole_object(s3, monkeypatch):
+    client, _ = s3
+    client.create_bucket(Bucket=ATOMIC_BUCKET)
+    store = PartitionStore(f"s3://{ATOMIC_BUCKET}/raises")
+    previous = _frame(20_000)
+    store.write("scores", "2024-06-12", previous)
+    write_parquet = pl.DataFrame.write_parquet
+
+    def half_then_raise(frame, file, *args, **kwargs):
+        buffer = io.BytesIO()
+        write_parquet(frame, buffer, *args, **kwargs)
+        file.write(buffer.getvalue()[: buffer.tell() // 2])
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", half_then_raise)
+    with pytest.raises(OSError, match="No space left"):
+        store.write("scores", "2024-06-12", _frame(30_000))
+    monkeypatch.undo()
+    assert_frame_equal(store.read("scores", "2024-06-12"), previous)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["terminated", "killed"])
+def test_a_run_stopped_mid_object_leaves_the_previous_whole_object(s3, cli, tmp_path, stop):
+    client, env = s3
+    client.create_bucket(Bucket=ATOMIC_BUCKET)
+    data_dir = f"s3://{ATOMIC_BUCKET}/{stop.name.lower()}"
+    first = cli.run(cli.materialize_args(MARKET_SELECTION, DAY), data_dir, **env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    key = f"{stop.name.lower()}/completed_ohlcv/{DAY}.parquet"
+    before = client.get_object(Bucket=ATOMIC_BUCKET, Key=key)["Body"].read()
+
+    signal_file = tmp_path / "stalled"
+    process = cli.start(
+        cli.materialize_args(MARKET_SELECTION, DAY),
+        data_dir,
+        stalled=True,
+        RELIABILITY_STALL_ASSET="completed_ohlcv",
+        RELIABILITY_SIGNAL=str(signal_file),
+        STOCKMONITOR_UNIVERSE_SIZE="40",  # a different file: a torn or new object would show
+        **env,
+    )
+    wait_for_file(signal_file, process)
+    process.send_signal(stop)
+    process.communicate(timeout=120)
+    after = client.get_object(Bucket=ATOMIC_BUCKET, Key=key)["Body"].read()
+    assert after == before
+    assert pl.read_parquet(after).height > 0

@@ -1,7 +1,8 @@
 """The `dagster` CLI, with Parquet writes that can be held mid-file (crash and race tests).
 
-With RELIABILITY_STALL_ASSET=<asset> set, the first Parquet file written under `<asset>/`
-gets half of its bytes, flushed to disk, and then the writer waits:
+With RELIABILITY_STALL_ASSET=<asset> set, the first Parquet file written for `<asset>`
+(a local file, an object-store handle or the in-memory buffer of an object-store write)
+gets half of its bytes, flushed, and then the writer waits:
 - with RELIABILITY_BARRIER_DIR set, until RELIABILITY_BARRIER_PARTIES processes (default 2)
   have reached the same point, then writes the rest (two writers overlapping for sure);
 - otherwise it touches RELIABILITY_SIGNAL and sleeps until the test kills the process.
@@ -17,23 +18,34 @@ import time
 
 import polars as pl
 
+from stockmonitor_assets.storage import PartitionStore
+
 _write_parquet = pl.DataFrame.write_parquet
-_state = {"stalled": False}
+_store_write = PartitionStore.write
+_state = {"stalled": False, "asset": None}
+
+
+def _noting_store_write(self: PartitionStore, asset: str, key: str, frame: pl.DataFrame):
+    """Which asset the store is writing: an in-memory buffer or an S3 handle has no path."""
+    _state["asset"] = asset
+    try:
+        return _store_write(self, asset, key, frame)
+    finally:
+        _state["asset"] = None
 
 
 def _stalling_write_parquet(self: pl.DataFrame, file, *args, **kwargs):
-    target = os.fspath(getattr(file, "name", file))
-    asset = os.environ["RELIABILITY_STALL_ASSET"]
-    if _state["stalled"] or f"{os.sep}{asset}{os.sep}" not in target:
+    if _state["stalled"] or _state["asset"] != os.environ["RELIABILITY_STALL_ASSET"]:
         return _write_parquet(self, file, *args, **kwargs)
     _state["stalled"] = True
     buffer = io.BytesIO()
     _write_parquet(self, buffer, *args, **kwargs)
     data = buffer.getvalue()
-    handle = file if hasattr(file, "write") else open(target, "wb")
+    handle = file if hasattr(file, "write") else open(os.fspath(file), "wb")
     handle.write(data[: len(data) // 2])
     handle.flush()
-    os.fsync(handle.fileno())
+    if isinstance(handle, io.FileIO | io.BufferedWriter):
+        os.fsync(handle.fileno())
     _wait()
     handle.write(data[len(data) // 2 :])
     if handle is not file:
@@ -56,5 +68,6 @@ def _wait() -> None:
 if __name__ == "__main__":
     if os.environ.get("RELIABILITY_STALL_ASSET"):
         pl.DataFrame.write_parquet = _stalling_write_parquet
+        PartitionStore.write = _noting_store_write
     sys.argv[0] = "dagster"
     runpy.run_module("dagster", run_name="__main__", alter_sys=True)  # = `python -m dagster`
