@@ -140,6 +140,22 @@ def _data_dir() -> str | None:
     return None
 
 
+def _cache_dir() -> str | None:
+    """An unwritable cache fails no run (responses are used uncached), but every rerun
+    fetches, and pays quota for, the same data again."""
+    from stockmonitor_assets.sources.ricequant_cache import unwritable_reason
+
+    if "://" in settings.data_dir() and not settings.get(settings.CACHE_DIR):
+        return None  # the default lives beside DATA_DIR, on the object store: nothing local
+    reason = unwritable_reason(settings.cache_dir())
+    if reason is None:
+        return None
+    return (
+        f"{settings.CACHE_DIR}={settings.cache_dir()} cannot be written ({reason}): "
+        "RQDatac responses would not be cached, each rerun fetching them again"
+    )
+
+
 def _database_reachable() -> str | None:
     if not settings.database_configured():
         return None
@@ -208,6 +224,7 @@ _CHECKS: list[tuple[str, Callable[[], str], Callable[[], str | None]]] = [
     ("settings", _describe_settings, _settings_parse),
     ("source", _describe_source, _source_credentials),
     ("data dir", lambda: f"{settings.data_dir()} is a writable directory", _data_dir),
+    ("cache dir", lambda: f"{settings.cache_dir()} can be written", _cache_dir),
     ("database", _describe_database, _database_reachable),
     ("instance", _describe_dagster_home, _dagster_home),
     ("alert webhook", _describe_webhook, _alert_webhook),

@@ -1,14 +1,21 @@
 """The RQDatac response cache: a damaged file is fetched again, files and folders are private,
-and writes go through unpredictable temp names (a planted symlink is never followed).
+and writes go through unpredictable temp names (a planted symlink is never followed). A cache
+that cannot be written (under a file, a read-only or full filesystem: faults that hold for
+root too) costs a warning, never the fetched data; `stockmonitor validate` reports it.
 """
 
+import contextlib
 import datetime as dt
+import logging
 import os
 import stat
+import subprocess
 import threading
 
 import polars as pl
+import pytest
 
+from stockmonitor_assets.checkup import check_setup
 from stockmonitor_assets.sources.retry import RetryPolicy
 from stockmonitor_assets.sources.ricequant import Credentials, RiceQuantSource
 from stockmonitor_assets_tests.fake_rqdatac import FakeRQDatac
@@ -83,3 +90,55 @@ def test_a_symlink_planted_at_a_guessable_temp_name_is_not_followed(tmp_path):
     assert victim.read_text() == "precious"
     assert pl.read_parquet(cached).height == len(IDS)
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp") and not p.is_symlink()]
+
+
+@contextlib.contextmanager
+def _tmpfs(where, options: str):
+    """A small tmpfs mounted at `where` (root's permissions do not bypass `ro` or `size`)."""
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)])
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+@contextlib.contextmanager
+def _unwritable_cache_dir(tmp_path, fault: str):
+    if fault == "under_a_file":
+        (tmp_path / "a_file").write_text("")
+        yield tmp_path / "a_file" / "cache"
+    elif fault == "read_only_filesystem":
+        with _tmpfs(tmp_path / "ro", "ro,size=64k") as mount:
+            yield mount / "cache"
+    else:
+        with _tmpfs(tmp_path / "full", "size=16k") as mount:
+            (mount / "filler").write_bytes(b"\0" * 16 * 1024)  # the quota is spent
+            yield mount
+
+
+@pytest.mark.parametrize("fault", ["under_a_file", "read_only_filesystem", "disk_full"])
+def test_an_unwritable_cache_warns_and_returns_the_fetched_data(tmp_path, caplog, fault):
+    expected = _bars(_source(None))
+    with _unwritable_cache_dir(tmp_path, fault) as cache_dir:
+        sdk = FakeRQDatac()
+        with caplog.at_level(logging.WARNING):
+            assert _bars(_source(cache_dir, sdk)).equals(expected)
+        assert len(sdk.calls_to("get_price")) == 1
+        assert "not cached" in caplog.text and "CACHE_DIR" in caplog.text
+        if cache_dir.is_dir():
+            assert not any(cache_dir.rglob("*.tmp"))  # no half-written temp file left
+
+
+@pytest.mark.parametrize("fault", ["under_a_file", "read_only_filesystem", "disk_full"])
+def test_validate_reports_an_unwritable_cache_dir(tmp_path, monkeypatch, fault):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    with _unwritable_cache_dir(tmp_path, fault) as cache_dir:
+        monkeypatch.setenv("CACHE_DIR", str(cache_dir))
+        problems, _ = check_setup()
+        (problem,) = [p for p in problems if "CACHE_DIR" in p]
+        assert str(cache_dir) in problem and "cannot be written" in problem
+    monkeypatch.setenv("CACHE_DIR", str(tmp_path / "cache"))
+    assert not [p for p in check_setup()[0] if "CACHE_DIR" in p]
