@@ -103,6 +103,15 @@ def sync_cron() -> str:
     return cron
 
 
+# Limits per file of the files source (sources/files_layout.py, docs/files-source.md): a
+# file over either is refused by name before it is read (memory follows rows, not bytes:
+# a 116 KB Parquet of 5 M rows took 893 MiB).
+FILES_MAX_ROWS = "STOCKMONITOR_FILES_MAX_ROWS"
+FILES_MAX_MB = "STOCKMONITOR_FILES_MAX_MB"
+DEFAULT_FILES_MAX_ROWS = 10_000_000
+DEFAULT_FILES_MAX_MB = 1_000
+
+
 # Data quality and alerting (assets/checks.py, assets/freshness.py, alerts.py).
 MIN_BAR_COVERAGE = "STOCKMONITOR_MIN_BAR_COVERAGE"
 MAX_FILLED_SHARE = "STOCKMONITOR_MAX_FILLED_SHARE"

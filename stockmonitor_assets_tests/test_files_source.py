@@ -6,6 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from stockmonitor_assets import settings
 from stockmonitor_assets.schemas import SOURCE_BARS
 from stockmonitor_assets.sources.base import DataNotAvailableError
 from stockmonitor_assets.sources.demo import DemoMarket
@@ -161,4 +162,53 @@ def test_missing_directory_or_instruments_file_is_named(tmp_path):
         FilesSource(tmp_path / "nowhere")
     write(tmp_path, "bars/b.parquet", [BAR])
     with pytest.raises(SourceFileError, match=r"instruments\.parquet \(or \.csv\) is missing"):
+        FilesSource(tmp_path).instruments(D(2024, 1, 2))
+
+
+@pytest.mark.parametrize(
+    "hidden", ["bars/._2024-01.csv", "bars/.~lock.2024-01.csv#.csv", "bars/.backup/old.csv"]
+)
+def test_hidden_and_dot_files_beside_the_bars_are_ignored(tmp_path, hidden):
+    """macOS writes `._name` resource forks beside copied files; editors and tools leave
+    dot-files and dot-folders. None of them is data."""
+    minimal_market(tmp_path)
+    write(tmp_path, hidden, "\x00\x05\x16\x07Mac OS X resource fork")
+    source = FilesSource(tmp_path)
+    assert len(source.daily_bars(["600000.XSHG"], D(2024, 1, 1), D(2024, 1, 31))) == 2
+    assert source.problems() == []
+
+
+def test_a_file_over_the_row_limit_is_refused_by_name_before_it_is_read(tmp_path, monkeypatch):
+    minimal_market(tmp_path)
+    monkeypatch.setenv("STOCKMONITOR_FILES_MAX_ROWS", "1000")
+    days = pl.date_range(D(2024, 2, 1), D(2024, 2, 1) + dt.timedelta(1000), eager=True)
+    big = pl.DataFrame([BAR] * len(days)).with_columns(date=days)
+    big.write_parquet(tmp_path / "bars" / "2024-02.parquet")
+    with pytest.raises(SourceFileError) as refused:
+        FilesSource(tmp_path).daily_bars(["600000.XSHG"], D(2024, 1, 1), D(2024, 1, 31))
+    message = str(refused.value)
+    assert "bars/2024-02.parquet: 1,001 rows" in message
+    assert "STOCKMONITOR_FILES_MAX_ROWS=1,000" in message
+    assert "bars/2024-01.parquet" not in message  # the file within the limit is fine
+    monkeypatch.setenv("STOCKMONITOR_FILES_MAX_ROWS", "1001")
+    source = FilesSource(tmp_path)
+    assert len(source.daily_bars(["600000.XSHG"], D(2024, 1, 1), D(2026, 12, 31))) == 1003
+
+
+def test_a_csv_file_over_the_size_limit_is_refused_by_name(tmp_path, monkeypatch):
+    minimal_market(tmp_path)
+    write(tmp_path, "fundamentals.csv", "order_book_id,report_period,announce_date\n" * 30_000)
+    monkeypatch.setenv("STOCKMONITOR_FILES_MAX_MB", "1")
+    refusal = r"fundamentals\.csv: 1\.3 MB is over STOCKMONITOR_FILES_MAX_MB=1 MB"
+    with pytest.raises(SourceFileError, match=refusal):
+        FilesSource(tmp_path).instruments(D(2024, 1, 2))
+
+
+def test_file_limits_have_documented_defaults_and_reject_nonsense(tmp_path, monkeypatch):
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "files-source.md").read_text()
+    assert f"`{settings.FILES_MAX_ROWS}` | {settings.DEFAULT_FILES_MAX_ROWS:,}" in docs
+    assert f"`{settings.FILES_MAX_MB}` | {settings.DEFAULT_FILES_MAX_MB:,}" in docs
+    minimal_market(tmp_path)
+    monkeypatch.setenv("STOCKMONITOR_FILES_MAX_ROWS", "lots")
+    with pytest.raises(ValueError, match="STOCKMONITOR_FILES_MAX_ROWS='lots' is not an integer"):
         FilesSource(tmp_path).instruments(D(2024, 1, 2))

@@ -235,8 +235,11 @@ class FilesSource:
         return frame, problems
 
     def _read_bars(self, problems: list[Problem]) -> pl.DataFrame:
+        folder = self.directory / "bars"
         files = sorted(
-            p for p in (self.directory / "bars").rglob("*") if p.suffix in (".parquet", ".csv")
+            p
+            for p in folder.rglob("*")
+            if p.suffix in (".parquet", ".csv") and not _is_hidden(p.relative_to(folder))
         )
         if not files:
             frame, found = self._read(BARS_TABLE, required=True)
@@ -291,6 +294,12 @@ class FilesSource:
 
 INSTRUMENTS_TABLE_EMPTY = empty(INSTRUMENTS_TABLE).drop("_file")
 _EMPTY_CAPS = empty(MARKET_CAPS_TABLE).drop("_file", "date")
+
+
+def _is_hidden(path: Path) -> bool:
+    """A dot-file or a file in a dot-folder: macOS `._name` resource forks, editor locks,
+    backups. Never data."""
+    return any(part.startswith(".") for part in path.parts)
 
 
 def _normalized_bars(

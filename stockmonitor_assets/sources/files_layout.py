@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from stockmonitor_assets import settings
 from stockmonitor_assets.schemas import EX_FACTORS, FUNDAMENTALS, INSTRUMENTS, SOURCE_BARS
 from stockmonitor_assets.sources.base import SourceError
 from stockmonitor_assets.transforms.codes import InvalidStockCodeError, normalize_order_book_id
@@ -136,6 +137,9 @@ def read_table(path: Path | None, table: Table) -> tuple[pl.DataFrame, list[Prob
     """
     if path is None:
         return empty(table), []
+    over = over_limit(path)
+    if over is not None:
+        return empty(table), [over]
     try:
         frame = (
             pl.read_csv(path, infer_schema=False)
@@ -165,6 +169,36 @@ def read_table(path: Path | None, table: Table) -> tuple[pl.DataFrame, list[Prob
         typed, problem = _normalized_codes(typed, str(path))
         problems += [problem] if problem else []
     return typed, problems
+
+
+def over_limit(path: Path) -> Problem | None:
+    """The file's size or row count over the configured limit, judged before reading it:
+    Parquet's row count is in its footer; a CSV's is bounded by its size, then counted."""
+    max_mb = settings.int_setting(settings.FILES_MAX_MB, settings.DEFAULT_FILES_MAX_MB)
+    max_rows = settings.int_setting(settings.FILES_MAX_ROWS, settings.DEFAULT_FILES_MAX_ROWS)
+    advice = "split it (bars/ takes any number of files) or raise"
+    size = path.stat().st_size
+    if size > max_mb * 1_000_000:
+        text = f"{size / 1e6:,.1f} MB is over {settings.FILES_MAX_MB}={max_mb:,} MB"
+        return Problem(str(path), f"{text} per file; {advice} it")
+    rows = _row_count(path)
+    if rows is not None and rows > max_rows:
+        text = f"{rows:,} rows are over {settings.FILES_MAX_ROWS}={max_rows:,}"
+        return Problem(str(path), f"{text} per file; {advice} it")
+    return None
+
+
+def _row_count(path: Path) -> int | None:
+    """Rows in the file without loading it (None: unreadable, which the read reports)."""
+    try:
+        scan = (
+            pl.scan_csv(path, infer_schema=False)
+            if path.suffix == ".csv"
+            else pl.scan_parquet(path)
+        )
+        return scan.select(pl.len()).collect().item()
+    except (pl.exceptions.PolarsError, OSError):
+        return None
 
 
 def empty(table: Table) -> pl.DataFrame:
