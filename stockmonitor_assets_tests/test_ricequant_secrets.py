@@ -2,11 +2,15 @@
 
 Dagster serializes an error with its `__cause__` and `__context__`; the SDK's own messages
 may quote the password or license key. Every error the adapter raises is checked whole:
-its message, repr, and the formatted chain (`traceback.format_exception`).
+its message, repr, and the formatted chain (`traceback.format_exception`), for the secret
+as given and as an SDK may spell it (`repr`, JSON, URL quoting). Only an error of our own
+call (a TypeError: the SDK's signature changed) keeps its type and traceback.
 """
 
 import datetime as dt
+import json
 import traceback
+import urllib.parse
 
 import pytest
 from rqdatac.share import errors as rq_errors
@@ -66,4 +70,41 @@ def test_an_sdk_error_quoting_the_secret_leaves_no_trace_of_it(fault, credential
 def test_a_programming_error_without_secrets_keeps_its_own_type_and_traceback():
     fault = TypeError("get_trading_dates() got an unexpected keyword argument 'market'")
     with pytest.raises(TypeError, match="unexpected keyword"):
+        _source([fault], Credentials("user@example.com", SECRET)).trading_days(DAY, DAY)
+
+
+ESCAPED_SECRET = "s3cr\\et\"'ü\n"  # a backslash, both quotes, non-ASCII, a newline
+SPELLINGS = {
+    "repr": repr(ESCAPED_SECRET),
+    "repr of repr": repr(repr(ESCAPED_SECRET)),
+    "json": json.dumps(ESCAPED_SECRET),
+    "unicode_escape": ESCAPED_SECRET.encode("unicode_escape").decode(),
+    "url": urllib.parse.quote(ESCAPED_SECRET),
+    "url form": urllib.parse.urlencode({"password": ESCAPED_SECRET}),
+}
+
+
+def _leaks(error: BaseException) -> list[str]:
+    text = "".join(traceback.format_exception(error)) + repr(error)
+    forms = [ESCAPED_SECRET, *SPELLINGS.values(), *(s[1:-1] for s in SPELLINGS.values())]
+    return [form for form in forms if len(form) > 4 and form in text]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS, ids=list(SPELLINGS))
+@pytest.mark.parametrize("kind", [ValueError, rq_errors.AuthenticationFailed, ConnectionError])
+def test_an_sdk_error_quoting_an_escaped_spelling_of_the_secret_leaves_no_trace(spelling, kind):
+    """`'s3cr\\\\et'` is how `repr` quotes the password `s3cr\\et`: no exact substring."""
+    fault = kind(f"login failed with password={SPELLINGS[spelling]}")
+    credentials = Credentials("user@example.com", ESCAPED_SECRET)
+    with pytest.raises(SourceError) as raised:
+        _source([fault, fault], credentials).trading_days(DAY, DAY)
+    assert _chain(raised.value) == [raised.value]
+    assert _leaks(raised.value) == []
+    assert "***" in str(raised.value) and kind.__name__ in str(raised.value)
+
+
+def test_a_plain_value_error_from_the_sdk_is_translated_and_redacted():
+    """Not re-raised as is: its arguments may carry the secret in a spelling not foreseen."""
+    fault = ValueError("invalid login payload")
+    with pytest.raises(SourceError, match="RQDatac init failed: ValueError: invalid login payload"):
         _source([fault], Credentials("user@example.com", SECRET)).trading_days(DAY, DAY)

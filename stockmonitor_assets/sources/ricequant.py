@@ -25,9 +25,12 @@ Behaviour:
 """
 
 import datetime as dt
+import functools
+import json
 import logging
 import os
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -320,8 +323,8 @@ class RiceQuantSource:
             return getattr(self._sdk_module(), function)(**kwargs)
         except Exception as exc:
             translated = self._translate(exc, function)
-            if translated is None and not self._reveals_secret(exc):
-                raise  # a programming error without secrets: keep its traceback
+            if translated is None and isinstance(exc, TypeError) and not self._reveals_secret(exc):
+                raise  # our call no longer fits the SDK's signature: keep its traceback
             translated = translated or SourceError(
                 f"RQDatac {function} failed: {self._redact(f'{type(exc).__name__}: {exc}')}"
             )
@@ -358,14 +361,15 @@ class RiceQuantSource:
         )
 
     def _redact(self, text: str) -> str:
-        secret = self._credentials.password
-        return text.replace(secret, "***") if secret else text
+        for spelling in secret_spellings(self._credentials.password):
+            text = text.replace(spelling, "***")
+        return text
 
     def _reveals_secret(self, exc: BaseException) -> bool:
-        """Whether the secret appears anywhere in `exc`'s chain (messages and reprs)."""
-        secret, visited = self._credentials.password, set()
+        """Whether the secret, in any spelling, appears in `exc`'s chain (messages, reprs)."""
+        spellings, visited = secret_spellings(self._credentials.password), set()
         while exc is not None and id(exc) not in visited:
-            if secret and (secret in str(exc) or secret in repr(exc)):
+            if any(s in str(exc) or s in repr(exc) for s in spellings):
                 return True
             visited.add(id(exc))
             exc = exc.__cause__ or exc.__context__
@@ -431,6 +435,28 @@ class RiceQuantSource:
 
     def _cache_path(self, function: str, kwargs: dict[str, Any]) -> Path | None:
         return cache.cache_path(self._cache_dir, function, kwargs) if self._cache_dir else None
+
+
+@functools.cache
+def secret_spellings(secret: str) -> tuple[str, ...]:
+    """`secret` as an SDK message may quote it, longest first: as is, escaped by `repr`,
+    JSON or `unicode_escape` (once, or twice as in the repr of an exception quoting a repr),
+    URL-quoted. A password `s3cr\\et` appears as `s3cr\\\\et` in `repr`: no exact match."""
+    if not secret:
+        return ()
+    escapes = (
+        lambda s: repr(s)[1:-1],
+        lambda s: json.dumps(s)[1:-1],
+        lambda s: json.dumps(s, ensure_ascii=False)[1:-1],
+        lambda s: s.encode("unicode_escape").decode("ascii"),
+        lambda s: urllib.parse.quote(s, safe=""),
+        urllib.parse.quote,
+        urllib.parse.quote_plus,
+    )
+    spellings = {secret}
+    for _ in range(2):
+        spellings |= {escape(s) for s in spellings for escape in escapes}
+    return tuple(sorted(spellings, key=len, reverse=True))
 
 
 def _fundamentals(latest: pl.DataFrame, caps: pl.DataFrame, day: dt.date) -> pl.DataFrame:
