@@ -6,13 +6,15 @@ webhook URL itself (which may embed a token) is never logged. A broken webhook o
 unwritable log is reported in the sensor's log and never fails the sensor.
 
 The webhook is POSTed over https only (plain http only with
-STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP=1, for a receiver on the same host), redirects are
+STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP=1, and only to a loopback host: a receiver on the
+same machine), redirects are
 not followed, and each alert gets one overall deadline covering one retry: a stalled or
 slowly dripping receiver cannot hold the sensor past it.
 """
 
 import datetime as dt
 import http.client
+import ipaddress
 import json
 import socket
 import threading
@@ -90,11 +92,30 @@ def check_webhook_url(url: str, allow_http: bool | None = None) -> urllib.parse.
         )
     if not parts.hostname:
         raise WebhookError(f"{settings.ALERT_WEBHOOK} has no host")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise WebhookError(
+            f"{settings.ALERT_WEBHOOK}: plain http:// reaches only a receiver on this host "
+            f"(127.0.0.0/8, ::1, localhost) even with {settings.ALERT_WEBHOOK_ALLOW_HTTP}=1; "
+            "use https:// for any other host"
+        )
     return parts
 
 
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback address literal; never resolved (a name that resolves to
+    127.0.0.1 today may not tomorrow), so plain http cannot leave the machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
 def webhook_allows_http() -> bool:
-    """STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP: 1 allows http:// (a local receiver), 0/unset not."""
+    """STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP: 1 allows http:// to a loopback host, 0/unset not."""
     raw = settings.get(settings.ALERT_WEBHOOK_ALLOW_HTTP, "0")
     if raw not in ("0", "1"):
         raise WebhookError(f"{settings.ALERT_WEBHOOK_ALLOW_HTTP}={raw!r} must be 0 or 1")

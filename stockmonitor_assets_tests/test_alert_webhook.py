@@ -1,5 +1,6 @@
-"""The alert webhook: https only (http when explicitly allowed), one deadline per alert
-covering one retry, no redirect followed, and no URL (it may embed a token) in any message.
+"""The alert webhook: https only (http when explicitly allowed, and then to a loopback host
+only), one deadline per alert covering one retry, no redirect followed, and no URL (it may
+embed a token) in any message.
 
 Receivers are local HTTP servers on 127.0.0.1 that answer, fail, or stall as scripted.
 """
@@ -156,3 +157,37 @@ def test_the_sensor_logs_why_the_webhook_failed_without_the_url(
     assert "127.0.0.1 answered HTTP 500" in caplog.text
     assert "must be an https:// URL" in caplog.text
     assert TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example.com/x",
+        "http://10.0.0.8:8080/x",
+        "http://0.0.0.0:8080/x",
+        "http://[fe80::1]/x",
+        "http://localhost.attacker.example/x",
+        "http://127.0.0.1.nip.io/x",
+        "http://127.1/x",  # not an address literal Python parses: a name, resolved elsewhere
+    ],
+)
+def test_allowing_http_still_refuses_any_host_but_a_loopback_one(url):
+    with pytest.raises(WebhookError, match=r"only a receiver on this host.*ALLOW_HTTP=1"):
+        check_webhook_url(url, allow_http=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/x",
+        "http://127.8.9.10/x",
+        "http://[::1]:8080/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://localhost:8080/x",
+        "http://LOCALHOST/x",
+    ],
+)
+def test_allowing_http_admits_a_loopback_receiver(url):
+    assert check_webhook_url(url, allow_http=True).scheme == "http"
+    with pytest.raises(WebhookError, match="ALLOW_HTTP=1"):
+        check_webhook_url(url, allow_http=False)
