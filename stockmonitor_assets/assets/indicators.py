@@ -14,7 +14,7 @@ from stockmonitor_assets.assets.partitions import (
     stack_days,
     trading_day_asset,
 )
-from stockmonitor_assets.assets.rules import SOURCE_RATIOS_CHECK, check_spec
+from stockmonitor_assets.assets.rules import SOURCE_RATIOS_CHECK, check_spec, record_thresholds
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.quality import Outcome, check_source_ratios
 from stockmonitor_assets.resources import MarketDataResource
@@ -81,9 +81,10 @@ def fundamental_indicators(
     def judge(key: str, frame: pl.DataFrame) -> Outcome:
         return check_source_ratios(frame, fundamentals[key], quality.ratio_tolerance)
 
+    record_thresholds(context, quality)
     stream = DayStream(context, days, compute, judges={SOURCE_RATIOS_CHECK.name: judge})
     yield dg.Output(stream)
-    yield from stream.check_results()
+    yield from stream.check_results([SOURCE_RATIOS_CHECK], quality)
 
 
 class WindowHistory:

@@ -15,7 +15,7 @@ from stockmonitor_assets.assets.partitions import (
     stack_days,
     trading_day_asset,
 )
-from stockmonitor_assets.assets.rules import COMPLETION_CHECK, check_spec
+from stockmonitor_assets.assets.rules import COMPLETION_CHECK, check_spec, record_thresholds
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.quality import TABLES, Outcome, check_completion
 from stockmonitor_assets.resources import MarketDataResource
@@ -137,9 +137,10 @@ def completed_ohlcv(
     def judge(key: str, frame: pl.DataFrame) -> Outcome:
         return check_completion(frame, calendar, quality.max_filled_share, quality.max_gap_days)
 
+    record_thresholds(context, quality)
     stream = DayStream(context, days, compute, judges={COMPLETION_CHECK.name: judge})
     yield dg.Output(stream)
-    yield from stream.check_results()
+    yield from stream.check_results([COMPLETION_CHECK], quality)
 
 
 @dg.asset(**COMMON)

@@ -16,8 +16,10 @@ import polars as pl
 
 from stockmonitor_assets import settings
 from stockmonitor_assets.assets.metadata import partition_metadata
+from stockmonitor_assets.assets.rules import CheckRule, check_result
 from stockmonitor_assets.quality import TABLES, Outcome, combine
 from stockmonitor_assets.storage import StoredPartitions
+from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets.trading_calendar import (
     partition_date,
     partition_key,
@@ -117,19 +119,12 @@ class DayStream:
             self.context.add_asset_metadata(dict(self.summary()))
 
     def check_results(
-        self, severity: Mapping[str, dg.AssetCheckSeverity] | None = None
+        self, rules: Sequence[CheckRule], quality: QualityThresholds
     ) -> Iterator[dg.AssetCheckResult]:
-        """One result per check over every day the stream wrote (failing days named)."""
-        for name, by_day in self.verdicts.items():
-            outcome = combine(by_day)
-            level = (severity or {}).get(name, dg.AssetCheckSeverity.WARN)
-            yield dg.AssetCheckResult(
-                check_name=name,
-                passed=outcome.passed,
-                metadata=outcome.metadata,
-                description=outcome.description,
-                severity=level,
-            )
+        """One result per check over every day the stream wrote (failing days named), with
+        the thresholds it was judged by."""
+        for rule in rules:
+            yield check_result(rule, combine(self.verdicts[rule.name]), quality)
 
 
 def split_by_day(frame: pl.DataFrame, days: Sequence[dt.date]) -> dict[str, pl.DataFrame]:

@@ -14,7 +14,7 @@ from stockmonitor_assets.assets.partitions import (
     stack_days,
     trading_day_asset,
 )
-from stockmonitor_assets.assets.rules import WITHHELD_CHECK, check_spec, severities
+from stockmonitor_assets.assets.rules import WITHHELD_CHECK, check_spec, record_thresholds
 from stockmonitor_assets.quality import check_withheld
 from stockmonitor_assets.schemas import (
     COMPLETED_OHLCV,
@@ -76,11 +76,12 @@ def merged(
         )
         return split_by_day(frame, chunk)
 
+    record_thresholds(context, quality)
     stream = DayStream(
         context, days, compute, judges={WITHHELD_CHECK.name: lambda k, f: check_withheld(f)}
     )
     yield dg.Output(stream)
-    results = list(stream.check_results(severities(WITHHELD_CHECK)))
+    results = list(stream.check_results([WITHHELD_CHECK], quality))
     if not all(r.passed for r in results):
         _mark_for_attention(context, results[0].description)
     yield from results
