@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DAYS ?= 20
 export DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: demo test ui lint
+.PHONY: demo test ui lint lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,14 @@ test: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# deploy/requirements.lock, the image's hashed pins, at the versions this venv was tested with
+# (pip-tools in a throwaway venv; PyPI itself, so the hashes are those the image build sees).
+lock: $(VENV)/.installed-dev
+	$(PYTHON) -m venv .lock-tools && .lock-tools/bin/pip install --quiet pip-tools
+	$(BIN)/pip freeze --exclude-editable | grep -v '^stockmonitor' > .lock-tools/constraints.txt
+	PIP_CONFIG_FILE=/dev/null .lock-tools/bin/pip-compile pyproject.toml \
+		deploy/requirements-build.in --extra s3 --generate-hashes --allow-unsafe --strip-extras \
+		--constraint .lock-tools/constraints.txt --index-url https://pypi.org/simple \
+		--no-emit-index-url --no-emit-find-links --custom-compile-command "make lock" \
+		--quiet --output-file deploy/requirements.lock

@@ -122,17 +122,21 @@ class PostgresResource(dg.ConfigurableResource):
 
 
 def postgres_from_env() -> PostgresResource:
-    """The resource as DB_* describe it; the password stays an `EnvVar` (hidden in the UI)."""
+    """The resource as DB_* describe it (DB_SCORES_USER/DB_SCORES_PASSWORD, when set, instead
+    of DB_USER/DB_PASSWORD); the password stays an `EnvVar` (hidden in the UI)."""
     if not settings.database_configured():
         return PostgresResource()
-    password = {"password": dg.EnvVar("DB_PASSWORD")} if settings.get("DB_PASSWORD") else {}
+    own_login = settings.get(settings.DB_SCORES_USER) is not None
+    user = settings.get(settings.DB_SCORES_USER) or settings.get("DB_USER", "postgres")
+    secret = settings.DB_SCORES_PASSWORD if own_login else "DB_PASSWORD"
+    password = {"password": dg.EnvVar(secret)} if settings.get(secret) else {}
     tls = {"sslmode": settings.get(settings.DB_SSLMODE)}
     tls["sslrootcert"] = settings.get(settings.DB_SSLROOTCERT)
     return PostgresResource(
         host=settings.get("DB_HOST"),
         port=settings.int_setting("DB_PORT", 5432),
         database=settings.get("DB_NAME", "stockmonitor"),
-        user=settings.get("DB_USER", "postgres"),
+        user=user,
         lock_timeout_s=settings.float_setting(
             settings.DB_LOCK_TIMEOUT, settings.DEFAULT_DB_LOCK_TIMEOUT_S, 0.001, 86400.0
         ),

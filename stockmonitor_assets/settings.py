@@ -22,6 +22,11 @@ DATA_DIR = "DATA_DIR"
 CACHE_DIR = "CACHE_DIR"
 LOG_DIR = "LOG_DIR"
 DB_VARS = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD")
+# stock_scores' own login where it differs from the Dagster instance's DB_USER (deploy/: a
+# writer role that cannot touch Dagster's tables, in the container that also holds the
+# instance's login); unset: DB_USER/DB_PASSWORD.
+DB_SCORES_USER = "DB_SCORES_USER"
+DB_SCORES_PASSWORD = "DB_SCORES_PASSWORD"
 RQDATAC_SECRETS = ("RQDATAC_API_KEY", "RQDATAC_USERNAME", "RQDATAC_PASSWORD")
 RQDATAC_BASE_URL = "RQDATAC_BASE_URL"
 

@@ -1,10 +1,15 @@
 """deploy/: the Docker Compose recipe, checked by structure (Docker cannot run on the test
-machine). The rules: the UI is reachable from the network only through the authenticating
-proxy; webservers bind to 127.0.0.1; viewers get a --read-only webserver; every setting
-and secret comes from the environment (never a literal); every file it references exists;
-the code server serves this package's definitions; the data lives on a volume.
+machine). The rules: only the authenticating proxy publishes a port (no webserver is
+reachable around it, not even from the Docker host); viewers get a --read-only webserver;
+each service logs in to Postgres as its own least-privilege role, none as the superuser
+(what each role may do: test_deploy_roles.py); every setting and secret comes from the
+environment (never a literal); every file it references exists; the code server serves
+this package's definitions; the data lives on a volume; the image is pinned (base image by
+exact release, every package by version and hash from a lock that matches pyproject.toml
+and the versions tested here).
 """
 
+import importlib.metadata
 import importlib.util
 import re
 import shlex
@@ -12,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -66,15 +73,12 @@ def test_the_webserver_and_daemon_load_the_code_server_over_grpc(compose):
         assert command[command.index("-w") + 1] == "/opt/dagster/home/workspace.yaml"
 
 
-def test_only_the_proxy_is_reachable_from_the_network(compose):
+def test_only_the_proxy_publishes_a_port_not_even_a_webserver_on_localhost(compose):
     for name, service in _services(compose).items():
-        if name == "proxy":
-            continue
-        for port in _published(service):
-            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond localhost"
-    assert _published(_services(compose)["webserver"]) == ["127.0.0.1:3000:3000"]
-    assert not _published(_services(compose)["postgres"])
-    assert not _published(_services(compose)["code-server"])
+        if name != "proxy":
+            assert not _published(service), f"{name} publishes {_published(service)}"
+            assert "network_mode" not in service, f"{name} shares the host's network"
+    assert _published(_services(compose)["proxy"]) == ["80:80", "443:443"]
 
 
 def test_viewers_get_a_read_only_webserver_and_operators_the_full_one(compose):
@@ -99,14 +103,15 @@ def test_settings_and_secrets_come_from_the_environment_never_literals(compose):
         for key, value in (service.get("environment") or {}).items():
             if SECRET_NAME.search(key):
                 assert REFERENCE.match(str(value)), f"{name}.{key} is a literal: {value!r}"
-            if key.startswith("DB_") and key not in ("DB_HOST", "DB_PORT"):
-                assert str(value).startswith(f"${{{key}"), f"{name}.{key} must come from {key}"
+            if key.startswith("DB_") and key != "DB_PORT":
+                assert REFERENCE.match(str(value)), f"{name}.{key} is a literal: {value!r}"
 
 
 def test_the_instance_gets_every_variable_dagster_yaml_reads(compose):
     needed = set(
-        re.findall(r"\{\s*env:\s*([A-Z_][A-Z0-9_]*)\s*\}", (REPO / "dagster.yaml").read_text())
+        re.findall(r"\{\s*env:\s*([A-Z_][A-Z0-9_]*)\s*\}", (DEPLOY / "dagster.yaml").read_text())
     )
+    assert needed >= {"DB_USER", "DB_PASSWORD"}
     for name in ("code-server", "webserver", "webserver-readonly", "daemon"):
         assert needed <= set(_services(compose)[name]["environment"]), name
 
@@ -165,3 +170,120 @@ def _caddyfile() -> str:
 def _caddy_routes() -> dict[str, str]:
     routes = re.findall(r"handle ?([^ {]*) \{.*?reverse_proxy (\S+)", _caddyfile(), re.S)
     return dict(routes)
+
+
+# Each service's Postgres login: (DB_USER, DB_SCORES_USER) as .env variables name them.
+ROLES = {
+    "code-server": ("DAGSTER_DB_USER", "SCORES_DB_USER"),
+    "webserver": ("DAGSTER_DB_USER", None),
+    "daemon": ("DAGSTER_DB_USER", None),
+    "webserver-readonly": ("VIEWER_DB_USER", None),
+}
+
+
+def _from(value: str) -> str:
+    """The variable a `${NAME...}` reference reads."""
+    return re.match(r"^\$\{([A-Z_][A-Z0-9_]*)", str(value)).group(1)
+
+
+def test_each_service_logs_in_as_its_own_role_and_none_as_the_superuser(compose):
+    for name, (instance, scores) in ROLES.items():
+        env = _services(compose)[name]["environment"]
+        assert _from(env["DB_USER"]) == instance, name
+        assert _from(env["DB_PASSWORD"]) == instance.replace("_USER", "_PASSWORD"), name
+        if scores:
+            assert _from(env["DB_SCORES_USER"]) == scores
+            assert _from(env["DB_SCORES_PASSWORD"]) == scores.replace("_USER", "_PASSWORD")
+        else:
+            assert "DB_SCORES_USER" not in env, name
+    for name, service in _services(compose).items():
+        if name != "postgres":
+            text = yaml.safe_dump(service.get("environment") or {})
+            assert "POSTGRES_" not in text, f"{name} holds the superuser's login"
+
+
+def test_postgres_creates_the_roles_on_first_start_from_roles_sql(compose):
+    postgres = _services(compose)["postgres"]
+    mounts = dict(v.split(":")[:2] for v in postgres["volumes"] if v.startswith("."))
+    script = mounts["./postgres/init-roles.sh"]
+    assert script.startswith("/docker-entrypoint-initdb.d/") and script.endswith(".sh")
+    sql_at = mounts["./postgres/roles.sql"]
+    assert not sql_at.startswith("/docker-entrypoint-initdb.d/")  # psql variables needed
+    init = (DEPLOY / "postgres" / "init-roles.sh").read_text()
+    assert f"--file {sql_at}" in init
+    variables = set(
+        re.findall(r":['\"]?([a-z_]+)['\"]?", (DEPLOY / "postgres/roles.sql").read_text())
+    )
+    for variable in variables - {"DBNAME"}:  # psql sets DBNAME itself
+        assert f"--set {variable}=" in init, variable
+    for role in ("DAGSTER", "SCORES", "VIEWER"):
+        assert f'"${role}_DB_USER"' in init and f"{role}_DB_USER" in postgres["environment"]
+
+
+def test_the_production_docs_name_each_services_role(compose):
+    docs = (REPO / "docs" / "production.md").read_text()
+    table = docs[docs.index("## Database roles") :]
+    for name, roles in ROLES.items():
+        row = next(line for line in table.splitlines() if f"`{name}`" in line)
+        assert any(role in row for role in roles if role), name
+
+
+def test_the_base_image_is_an_exact_python_release():
+    (base,) = re.findall(r"^FROM (\S+)", _dockerfile(), re.M)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", base), base
+
+
+def test_the_image_installs_every_package_from_the_hashed_lock():
+    install = re.search(r"^RUN pip install (.*requirements\.lock)$", _dockerfile(), re.M)
+    assert install and "--require-hashes" in install.group(1)
+    assert "deploy/requirements.lock" in _copied_sources()
+    # The package itself: no dependency resolved outside the lock.
+    assert re.search(r"^RUN pip install --no-deps --no-build-isolation \.", _dockerfile(), re.M)
+    pins = _lock()
+    assert pins and all(hashes for _, hashes in pins.values())
+
+
+def test_the_lock_covers_pyproject_and_pins_the_versions_tested_here():
+    pins = _lock()
+    project = importlib.metadata.metadata("stockmonitor")
+    runtime = [Requirement(r) for r in project.get_all("Requires-Dist")]
+    needed = [r for r in runtime if not r.marker or r.marker.evaluate({"extra": "s3"})]
+    for requirement in needed:
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is missing from deploy/requirements.lock (make lock)"
+        assert requirement.specifier.contains(pins[name][0]), f"{name}=={pins[name][0]}"
+    build_only = {
+        canonicalize_name(Requirement(line).name)
+        for line in (DEPLOY / "requirements-build.in").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    for name, (version, _) in pins.items():
+        if name in build_only:
+            continue  # builds the package in the image; the venv's own is not what runs
+        try:
+            installed = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue  # a dependency of another platform
+        assert installed == version, f"{name}: lock {version}, tested {installed} (make lock)"
+
+
+def test_no_file_of_the_recipe_names_a_module_the_package_does_not_have():
+    texts = [_dockerfile(), (REPO / "docs" / "production.md").read_text()]
+    texts += [p.read_text() for p in DEPLOY.glob("*.y*ml")]
+    for module in set(re.findall(r"stockmonitor_assets(?:\.[a-z_]+)+", "\n".join(texts))):
+        assert importlib.util.find_spec(module) is not None, module
+
+
+def _lock() -> dict[str, tuple[str, list[str]]]:
+    """deploy/requirements.lock as {name: (version, hashes)}."""
+    text = (DEPLOY / "requirements.lock").read_text().replace("\\\n", " ")
+    pins = {}
+    for line in text.splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)(.*)$", line)
+        if match:
+            name, version, rest = match.groups()
+            pins[canonicalize_name(name)] = (
+                version,
+                re.findall(r"--hash=sha256:([0-9a-f]{64})", rest),
+            )
+    return pins
