@@ -234,6 +234,18 @@ def test_db_sslmode_is_read_from_the_environment_and_validated(monkeypatch):
         postgres_from_env()
 
 
+def test_stock_scores_takes_its_own_login_when_db_scores_user_is_set(monkeypatch):
+    """deploy/: the code server holds the instance's login (DB_USER) and the writer's."""
+    for name, value in {"DB_HOST": "db", "DB_USER": "dagster", "DB_PASSWORD": "a"}.items():
+        monkeypatch.setenv(name, value)
+    assert postgres_from_env().user == "dagster"
+    monkeypatch.setenv("DB_SCORES_USER", "writer")
+    monkeypatch.setenv("DB_SCORES_PASSWORD", "b")
+    resource = postgres_from_env()
+    assert resource.user == "writer"
+    assert resource.model_dump()["password"] == dg.EnvVar("DB_SCORES_PASSWORD")  # never a value
+
+
 def test_pgsslmode_reaches_the_dagster_instances_own_connections(database_name, monkeypatch):
     """deploy/ sets PGSSLMODE from DB_SSLMODE: dagster.yaml's `params:` takes no `{env:}`."""
     deploy = Path(__file__).resolve().parents[1] / "deploy"
