@@ -79,7 +79,8 @@ class PartitionStore:
         Remotely the file is encoded in memory first: a `path.open("wb")` upload publishes
         whatever was written when its block exits, also on an exception or a termination
         mid-file (measured on s3fs: a 0-byte object replaced a good partition). An object
-        store's PUT replaces the object whole or leaves the previous one.
+        store's PUT replaces the object whole or leaves the previous one (s3fs sends files of
+        100 MB and more as a multipart upload, which likewise publishes only when completed).
         """
         path = self.path(asset, key)
         if not self.is_local:
