@@ -174,7 +174,7 @@ def _database_reachable() -> str | None:
 
 def _alert_webhook() -> str | None:
     """The webhook URL is refused here as the sensor would refuse it (never printed)."""
-    from stockmonitor_assets.alerts import check_webhook_url
+    from stockmonitor_assets.webhook import check_webhook_url
 
     url = settings.get(settings.ALERT_WEBHOOK)
     if url:

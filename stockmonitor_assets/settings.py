@@ -150,7 +150,7 @@ SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"
 DEFAULT_DB_LOCK_TIMEOUT_S = 30
 DEFAULT_DB_STATEMENT_TIMEOUT_S = 300
 
-# Alert webhook transport (alerts.py): https only, unless a local receiver is allowed.
+# Alert webhook transport (webhook.py): https only, unless a local receiver is allowed.
 ALERT_WEBHOOK_ALLOW_HTTP = "STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP"
 
 # The first partition (trading_calendar.py validates that it is an XSHG trading day).

@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 
 from stockmonitor_assets import alerts
-from stockmonitor_assets.alerts import WebhookError, check_webhook_url, post_webhook
+from stockmonitor_assets.webhook import WebhookError, check_webhook_url, post_webhook
 
 RECORD = {"event": "run_failure", "job": "daily_full_pipeline_job", "run_id": "r1"}
 TOKEN = "T0KEN-in-the-path"
