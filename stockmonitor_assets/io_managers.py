@@ -18,7 +18,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from stockmonitor_assets.quality import TABLES
+from stockmonitor_assets.schemas import TABLES
 from stockmonitor_assets.storage import PartitionStore, StoredPartitions, check_local_data_dir
 
 

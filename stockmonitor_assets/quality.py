@@ -12,19 +12,12 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from stockmonitor_assets import schemas
-from stockmonitor_assets.schemas import TableSchema
-
 # Relative slack of every rule comparing computed floats (RSI vs 100, low vs open, ...).
 FLOAT_TOLERANCE = 1e-9
 # Exchange prices have two decimals: a close may sit a rounding step outside its limit.
 PRICE_TOLERANCE = 0.01
 FAILURE_SAMPLE = 5
 WITHHELD_SAMPLE = 50
-
-TABLES: dict[str, TableSchema] = {
-    t.name: t for t in vars(schemas).values() if isinstance(t, TableSchema)
-}
 
 
 @dataclass(frozen=True)
@@ -112,11 +105,6 @@ def combine(outcomes: Mapping[str, Outcome]) -> Outcome:
         metadata=metadata,
         description="; ".join(descriptions) or f"all {len(outcomes)} partitions pass",
     )
-
-
-def passing(rows: int, description: str) -> Outcome:
-    """The verdict of a row rule that found nothing wrong in `rows` rows."""
-    return Outcome(True, {"rows_checked": rows, "failures": 0}, description)
 
 
 def _gap_sessions(frame: pl.DataFrame, sessions: Sequence[dt.date]) -> pl.Series:

@@ -289,3 +289,9 @@ SCORES = TableSchema(
         ),
     ),
 )
+
+
+# Every table above, by asset name: what the IO layer conforms each partition to.
+TABLES: dict[str, TableSchema] = {
+    t.name: t for t in list(globals().values()) if isinstance(t, TableSchema)
+}

@@ -12,8 +12,7 @@ import polars as pl
 import pytest
 
 from stockmonitor_assets.assets import scoring as scoring_assets
-from stockmonitor_assets.quality import TABLES
-from stockmonitor_assets.schemas import COMPLETED_OHLCV, FACTORS, SCORES, SchemaViolation
+from stockmonitor_assets.schemas import COMPLETED_OHLCV, FACTORS, SCORES, TABLES, SchemaViolation
 from stockmonitor_assets.transforms import completion, technical
 from stockmonitor_assets.transforms import scoring as scoring_transforms
 from stockmonitor_assets_tests.clean_run import ASSETS, DAY, FIRST, LAST, copy_without

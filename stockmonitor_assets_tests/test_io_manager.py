@@ -9,8 +9,7 @@ import polars as pl
 import pytest
 
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
-from stockmonitor_assets.quality import TABLES
-from stockmonitor_assets.schemas import Column, TableSchema
+from stockmonitor_assets.schemas import TABLES, Column, TableSchema
 from stockmonitor_assets.storage import StoredPartitions
 from stockmonitor_assets_tests.conftest import failure_message
 

@@ -5,7 +5,7 @@ import dagster as dg
 import polars as pl
 
 from stockmonitor_assets.definitions import build_defs
-from stockmonitor_assets.quality import TABLES
+from stockmonitor_assets.schemas import TABLES
 from stockmonitor_assets_tests.clean_run import DAY, FIRST, LAST, clean_run
 
 

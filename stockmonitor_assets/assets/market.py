@@ -17,10 +17,10 @@ from stockmonitor_assets.assets.partitions import (
 )
 from stockmonitor_assets.assets.rules import COMPLETION_CHECK, check_spec, record_thresholds
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
-from stockmonitor_assets.quality import TABLES, Outcome, check_completion
+from stockmonitor_assets.quality import Outcome, check_completion
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.run_request import RunRequestError, listed_codes, require_listed
-from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS, INSTRUMENTS
+from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS, INSTRUMENTS, TABLES
 from stockmonitor_assets.sources.base import MarketDataSource
 from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets.thresholds import QualityThresholds

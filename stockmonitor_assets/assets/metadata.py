@@ -12,8 +12,7 @@ from collections.abc import Iterable
 import dagster as dg
 import polars as pl
 
-from stockmonitor_assets.quality import TABLES
-from stockmonitor_assets.schemas import TableSchema
+from stockmonitor_assets.schemas import TABLES, TableSchema
 
 TOP_N = 20
 

@@ -17,7 +17,8 @@ import polars as pl
 from stockmonitor_assets import settings
 from stockmonitor_assets.assets.metadata import partition_metadata
 from stockmonitor_assets.assets.rules import CheckRule, check_result
-from stockmonitor_assets.quality import TABLES, Outcome, combine
+from stockmonitor_assets.quality import Outcome, combine
+from stockmonitor_assets.schemas import TABLES
 from stockmonitor_assets.storage import StoredPartitions
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets.trading_calendar import (
