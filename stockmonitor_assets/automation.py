@@ -24,13 +24,13 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from stockmonitor_assets import settings
+from stockmonitor_assets.jobs import SOURCE_ASSETS
 from stockmonitor_assets.trading_calendar import (
     TIMEZONE,
     latest_published_day,
     partition_key,
 )
 
-SOURCE_ASSETS = ("instruments", "raw_ohlcv", "fundamentals")
 SENSOR_NAME = "stockmonitor_automation"
 # The oldest partition eager assets still follow: at least the longest XSHG closure
 # (Spring Festival: 11 days from the last session before it to the first one after).

@@ -6,7 +6,11 @@ pool (assets/partitions.py SOURCE_POOL), which binds every run whatever launched
 
 import dagster as dg
 
-SYNC = dg.AssetSelection.assets("instruments", "raw_ohlcv", "completed_ohlcv", "fundamentals")
+# The assets that copy the source's data of a day: automation syncs them on the cron.
+SOURCE_ASSETS = ("instruments", "raw_ohlcv", "fundamentals")
+# A sync: those and the bars' completion; each takes `target_stocks` (run_request.py).
+SYNC_ASSETS = (*SOURCE_ASSETS, "completed_ohlcv")
+SYNC = dg.AssetSelection.assets(*SYNC_ASSETS)
 COMPLETION = dg.AssetSelection.assets("completed_ohlcv")
 INDICATORS = dg.AssetSelection.assets("technical_indicators", "fundamental_indicators")
 SCORING = dg.AssetSelection.assets("merged", "scores", "scores_table")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stockmonitor_assets.jobs import SYNC_ASSETS
 from stockmonitor_assets.trading_calendar import (
     PARTITIONS_START,
     latest_partition_day,
@@ -32,7 +33,7 @@ CONFIGURABLE_RESOURCES = ("quality",)
 
 # The assets whose config takes `target_stocks` (each merges its refreshed rows into the
 # stored day: transforms/subset.py).
-TARGET_ASSETS = ("instruments", "raw_ohlcv", "completed_ohlcv", "fundamentals")
+TARGET_ASSETS = SYNC_ASSETS
 # --config keys, and the asset whose config each one sets.
 CONFIG_KEYS = {
     "target_stocks": "instruments",

@@ -13,9 +13,9 @@ import pytest
 
 from stockmonitor_assets.assets import database, indicators, market, scoring
 from stockmonitor_assets.assets.partitions import SOURCE_POOL
-from stockmonitor_assets.automation import SENSOR_NAME, SOURCE_ASSETS, sync_target, with_automation
+from stockmonitor_assets.automation import SENSOR_NAME, sync_target, with_automation
 from stockmonitor_assets.definitions import defs
-from stockmonitor_assets.jobs import JOB_NAMES
+from stockmonitor_assets.jobs import JOB_NAMES, SOURCE_ASSETS
 from stockmonitor_assets.trading_calendar import trading_day_partitions
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

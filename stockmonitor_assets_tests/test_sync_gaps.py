@@ -9,7 +9,7 @@ temp instance instead of running anything.
 
 import pytest
 
-from stockmonitor_assets.automation import SOURCE_ASSETS
+from stockmonitor_assets.jobs import SOURCE_ASSETS
 from stockmonitor_assets_tests.test_jobs_automation import Clock, at, graph_assets, report
 
 

@@ -17,7 +17,8 @@ import polars as pl
 import psycopg2
 import pytest
 
-from stockmonitor_assets.automation import SENSOR_NAME, SOURCE_ASSETS
+from stockmonitor_assets.automation import SENSOR_NAME
+from stockmonitor_assets.jobs import SOURCE_ASSETS
 from stockmonitor_assets_tests.production.conftest import (
     PG,
     WINDOW_SESSIONS,
