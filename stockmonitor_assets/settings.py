@@ -18,6 +18,7 @@ LOOKBACK_DAYS = "STOCKMONITOR_LOOKBACK_DAYS"
 CHUNK_DAYS = "STOCKMONITOR_CHUNK_DAYS"
 HOLIDAYS = "STOCKMONITOR_HOLIDAYS"
 HOLIDAYS_FILE = "STOCKMONITOR_HOLIDAYS_FILE"
+QLIB_DIR = "STOCKMONITOR_QLIB_DIR"
 DATA_DIR = "DATA_DIR"
 CACHE_DIR = "CACHE_DIR"
 LOG_DIR = "LOG_DIR"
@@ -50,6 +51,19 @@ def data_dir() -> str:
 
 def cache_dir() -> Path:
     return Path(get(CACHE_DIR, str(Path(data_dir()) / ".cache")))
+
+
+def qlib_dir() -> str | None:
+    """Where the qlib provider directory lives (None: not kept).
+
+    Default `<DATA_DIR>/qlib` on a local DATA_DIR; not kept by default when DATA_DIR is an
+    object store (qlib reads local files only) or when STOCKMONITOR_QLIB_DIR=off.
+    """
+    explicit = get(QLIB_DIR)
+    if explicit is not None:
+        return None if explicit.lower() == "off" else explicit
+    base = data_dir()
+    return None if "://" in base else str(Path(base) / "qlib")
 
 
 def log_dir() -> Path:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from stockmonitor_assets.assets import database, indicators, market, scoring
+from stockmonitor_assets.assets import database, indicators, market, qlib_export, scoring
 from stockmonitor_assets.assets.partitions import SOURCE_POOL
 from stockmonitor_assets.automation import SENSOR_NAME, sync_target, with_automation
 from stockmonitor_assets.definitions import defs
@@ -21,7 +21,7 @@ from stockmonitor_assets.trading_calendar import trading_day_partitions
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ALL_ASSETS = [
     "instruments", "raw_ohlcv", "completed_ohlcv", "fundamentals", "technical_indicators",
-    "fundamental_indicators", "merged", "scores", "scores_table",
+    "fundamental_indicators", "merged", "scores", "scores_table", "qlib_provider",
 ]  # fmt: skip
 
 
@@ -46,7 +46,7 @@ class Clock:
 
 
 def graph_assets(cron: str | None = None, checks=()) -> dg.Definitions:
-    assets = dg.load_assets_from_modules([market, indicators, scoring, database])
+    assets = dg.load_assets_from_modules([market, indicators, scoring, database, qlib_export])
     return dg.Definitions(
         assets=with_automation(assets, cron), asset_checks=list(checks), resources=defs.resources
     )
@@ -165,5 +165,5 @@ def test_scores_wait_while_a_blocking_check_upstream_has_failed(instance, passed
     (evaluation,) = materialize_merged_with_its_check(instance, "2024-06-11", passed)
     assert evaluation.passed is passed and evaluation.partition == "2024-06-11"
     requested = clock.tick(at("2024-06-12", "11:00"))
-    followers = {"scores": {"2024-06-11"}, "scores_table": {"2024-06-11"}}
+    followers = {s: {"2024-06-11"} for s in ("scores", "scores_table", "qlib_provider")}
     assert requested == (followers if passed else {})

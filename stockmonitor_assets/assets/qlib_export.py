@@ -1,0 +1,61 @@
+"""The qlib provider directory: our bars, indicators and scores for a qlib workflow.
+
+Named `qlib_export`, not `qlib`: `dagster dev -f` puts this folder on `sys.path`, where a
+`qlib.py` would shadow the qlib package itself.
+"""
+
+import dagster as dg
+
+from stockmonitor_assets import settings
+from stockmonitor_assets.assets.partitions import (
+    Partitions,
+    chunks,
+    partition_days,
+    stack_days,
+    trading_day_asset,
+)
+from stockmonitor_assets.qlib_store import QlibProvider, QlibProviderError, check_location
+from stockmonitor_assets.schemas import MERGED, SCORES
+from stockmonitor_assets.trading_calendar import sessions_through
+from stockmonitor_assets.transforms import qlib_fields
+
+NOT_KEPT = (
+    "no local qlib directory: DATA_DIR is an object store or STOCKMONITOR_QLIB_DIR=off "
+    "(set STOCKMONITOR_QLIB_DIR to a local path to keep one)"
+)
+
+
+@dg.asset(**trading_day_asset("export", kinds=frozenset({"qlib"})))
+def qlib_provider(
+    context: dg.AssetExecutionContext, merged: Partitions, scores: Partitions
+) -> dg.MaterializeResult:
+    """A qlib provider directory (calendar, instruments, float32 features), one day at a time."""
+    location = settings.qlib_dir()
+    if location is None:
+        context.log.info(f"qlib_provider skipped: {NOT_KEPT}")
+        return dg.MaterializeResult(metadata={"skipped": NOT_KEPT})
+    days = partition_days(context)
+    sessions = sessions_through(days[-1])
+    provider, files = QlibProvider(location), 0
+    try:
+        check_location(location)
+        with provider.locked():
+            provider.plan(days, sessions)  # a gap or an earlier start fails before any write
+            for chunk in chunks(days):
+                frame = qlib_fields.provider_fields(
+                    stack_days(merged, chunk, MERGED.empty()),
+                    stack_days(scores, chunk, SCORES.empty()),
+                )
+                files += provider.write_chunk(frame, chunk, sessions)
+    except (QlibProviderError, qlib_fields.QlibFieldError) as error:
+        raise dg.Failure(description=str(error)) from None
+    calendar = provider.calendar()
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(provider.root)),
+            "calendar": f"{calendar[0]} .. {calendar[-1]} ({len(calendar)} sessions)",
+            "instruments": len(provider.instruments()),
+            "fields": len(qlib_fields.field_names()),
+            "feature_files_written": files,
+        }
+    )
