@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from stockmonitor_assets import plugins
+
 BOARDS = ("main", "chinext", "star", "bse")
 FILL_REASONS = ("suspended", "missing_row", "missing_fields")
 INELIGIBLE_REASONS = ("data_defect", "suspended", "st", "new_listing", "limit_up", "no_data")
@@ -195,7 +197,8 @@ FUNDAMENTALS = TableSchema(
     ),
 )
 
-TECHNICAL_INDICATORS = TableSchema(
+# The indicators the package computes itself (transforms/technical.py).
+BUILTIN_TECHNICAL = TableSchema(
     "technical_indicators",
     (
         ORDER_BOOK_ID,
@@ -228,6 +231,42 @@ FUNDAMENTAL_INDICATORS = TableSchema(
 )
 
 
+BUILTIN_FACTORS = (
+    "trend",
+    "momentum",
+    "macd",
+    "rsi",
+    "volatility",
+    "value",
+    "quality",
+    "liquidity",
+)
+
+# Users' factors (plugins.py): columns of technical_indicators, fixed when the package loads.
+CUSTOM_FACTORS = plugins.discover_factors(
+    taken={
+        *(c.name for t in (COMPLETED_OHLCV, INSTRUMENTS, FUNDAMENTALS) for c in t.columns),
+        *BUILTIN_TECHNICAL.names,
+        *FUNDAMENTAL_INDICATORS.names,
+        *BUILTIN_FACTORS,
+        *(f"z_{f}" for f in BUILTIN_FACTORS),
+        *("listed_trading_days", "withheld_reason", "is_eligible", "ineligible_reason"),
+        *("composite", "rank", "percentile", "score", "level", "code"),
+    }
+)
+TECHNICAL_INDICATORS = TableSchema(
+    "technical_indicators",
+    (
+        *BUILTIN_TECHNICAL.columns[:-1],
+        *(
+            Column(f.name, f.dtype(), f.description or f"plug-in factor, {f.origin}")
+            for f in CUSTOM_FACTORS
+        ),
+        BUILTIN_TECHNICAL.columns[-1],  # traded_bars stays last
+    ),
+)
+
+
 def _without_key(schema: TableSchema) -> tuple[Column, ...]:
     return tuple(c for c in schema.columns if c.name not in schema.key)
 
@@ -252,16 +291,8 @@ MERGED = TableSchema(
     ),
 )
 
-FACTORS = (
-    "trend",
-    "momentum",
-    "macd",
-    "rsi",
-    "volatility",
-    "value",
-    "quality",
-    "liquidity",
-)
+# Factors of the composite score: the built-ins, then users' factors given a weight.
+FACTORS = BUILTIN_FACTORS + tuple(f.name for f in CUSTOM_FACTORS if f.score_weight > 0)
 
 SCORES = TableSchema(
     "scores",

@@ -19,6 +19,7 @@ CHUNK_DAYS = "STOCKMONITOR_CHUNK_DAYS"
 HOLIDAYS = "STOCKMONITOR_HOLIDAYS"
 HOLIDAYS_FILE = "STOCKMONITOR_HOLIDAYS_FILE"
 QLIB_DIR = "STOCKMONITOR_QLIB_DIR"
+FACTORS = "STOCKMONITOR_FACTORS"  # modules of users' factors (plugins.py)
 DATA_DIR = "DATA_DIR"
 CACHE_DIR = "CACHE_DIR"
 LOG_DIR = "LOG_DIR"
@@ -76,9 +77,12 @@ def chunk_days() -> int:
 
 
 def source_kind() -> str:
+    from stockmonitor_assets import plugins
+
     kind = get(SOURCE, "demo").lower()
-    if kind not in SOURCES:
-        raise ValueError(f"{SOURCE}={kind!r} is not a known source; use one of {list(SOURCES)}")
+    known = [*SOURCES, *plugins.source_names()]  # built-ins, then `stockmonitor.sources`
+    if kind not in known:
+        raise ValueError(f"{SOURCE}={kind!r} is not a known source; use one of {known}")
     return kind
 
 

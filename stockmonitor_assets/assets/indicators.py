@@ -16,18 +16,19 @@ from stockmonitor_assets.assets.partitions import (
 )
 from stockmonitor_assets.assets.rules import SOURCE_RATIOS_CHECK, check_spec, record_thresholds
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
+from stockmonitor_assets.plugins import PluginError
 from stockmonitor_assets.quality import Outcome, check_source_ratios
 from stockmonitor_assets.resources import MarketDataResource
-from stockmonitor_assets.schemas import FUNDAMENTALS
+from stockmonitor_assets.schemas import CUSTOM_FACTORS, FUNDAMENTALS
 from stockmonitor_assets.sources.base import MarketDataSource
 from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets.trading_calendar import partition_key, sessions_through
-from stockmonitor_assets.transforms import bars, fundamental, technical
+from stockmonitor_assets.transforms import bars, custom_factors, fundamental, technical
 
 WINDOW = settings.int_setting(settings.LOOKBACK_DAYS, settings.DEFAULT_LOOKBACK_DAYS, 60)
 # Columns of completed_ohlcv the indicators read: the window buffer keeps only these.
-HISTORY_COLUMNS = ("order_book_id", "date", "close", "adj_factor", "is_filled")
+HISTORY_COLUMNS = ("order_book_id", "date", "close", "volume", "adj_factor", "is_filled")
 
 COMMON = trading_day_asset("indicators")
 
@@ -55,7 +56,7 @@ def technical_indicators(
     def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
         window = history.covering(chunk, completed_ohlcv)
         values = technical.compute_technical_indicators(window, chunk, calendar, window=WINDOW)
-        return split_by_day(values, chunk)
+        return split_by_day(_with_custom_factors(values, window, chunk), chunk)
 
     def summary() -> dict[str, int]:
         return {
@@ -85,6 +86,18 @@ def fundamental_indicators(
     stream = DayStream(context, days, compute, judges={SOURCE_RATIOS_CHECK.name: judge})
     yield dg.Output(stream)
     yield from stream.check_results([SOURCE_RATIOS_CHECK], quality)
+
+
+def _with_custom_factors(values: pl.DataFrame, window: pl.DataFrame, chunk) -> pl.DataFrame:
+    """The users' factors (plugins.py) joined on; a failing one fails the step, naming it,
+    before the chunk is written (built-in columns are never written without them)."""
+    if not CUSTOM_FACTORS:
+        return values
+    try:
+        custom = custom_factors.compute_custom_factors(window, chunk, CUSTOM_FACTORS)
+    except PluginError as error:
+        raise dg.Failure(description=str(error)) from None
+    return values.join(custom, on=["order_book_id", "date"], how="left")
 
 
 class WindowHistory:

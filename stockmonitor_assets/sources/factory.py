@@ -1,13 +1,16 @@
-"""Build the configured market-data provider: demo, rqdatac or files.
+"""Build the configured market-data provider: demo, rqdatac, files or a plug-in.
 
 Providers are imported lazily, so choosing the demo never imports the RQDatac SDK, and
 a misconfiguration (unknown kind, missing credentials or directory) fails here, before
-any data call, with a message naming the setting to fix.
+any data call, with a message naming the setting to fix. A plug-in source is a callable
+registered in the entry point group `stockmonitor.sources` (plugins.py) under the name
+STOCKMONITOR_SOURCE selects; what it returns must implement `MarketDataSource`, and its
+frames meet the same contracts at write as the built-in sources'.
 """
 
 from pathlib import Path
 
-from stockmonitor_assets import settings
+from stockmonitor_assets import plugins, settings
 from stockmonitor_assets.sources.base import MarketDataSource
 
 
@@ -45,4 +48,26 @@ def build_source(
         if not files_dir:
             raise ValueError(f"source 'files' needs a directory: set {settings.FILES_DIR}")
         return FilesSource(Path(files_dir))
-    raise ValueError(f"unknown source kind {kind!r}; valid kinds: {list(settings.SOURCES)}")
+    factory = plugins.source_factory(kind)
+    if factory is not None:
+        return _plugin_source(kind, factory)
+    known = [*settings.SOURCES, *plugins.source_names()]
+    raise ValueError(f"unknown source kind {kind!r}; valid kinds: {known}")
+
+
+def _plugin_source(kind: str, factory) -> MarketDataSource:
+    """The source a plug-in builds, or PluginError naming it when it fails or is no source."""
+    try:
+        source = factory()
+    except Exception as error:  # the user's code
+        raise plugins.PluginError(
+            f"source plug-in {kind!r} raised {type(error).__name__}: {error}"
+        ) from error
+    if not isinstance(source, MarketDataSource):
+        members = [*MarketDataSource.__annotations__, *vars(MarketDataSource)]
+        missing = [m for m in members if not m.startswith("_") and not hasattr(source, m)]
+        raise plugins.PluginError(
+            f"source plug-in {kind!r} returned {type(source).__name__}, which lacks {missing} "
+            "of the MarketDataSource interface (sources/base.py)"
+        )
+    return source

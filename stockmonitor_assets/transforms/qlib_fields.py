@@ -20,7 +20,7 @@ fields (indicators, fundamentals, scores) carry what our partitions hold (null -
 
 import polars as pl
 
-from stockmonitor_assets.schemas import FACTORS
+from stockmonitor_assets.schemas import CUSTOM_FACTORS, FACTORS
 
 EXCHANGE_PREFIX = {"XSHG": "SH", "XSHE": "SZ", "BJSE": "BJ"}
 
@@ -58,6 +58,7 @@ MERGED_FIELDS = (
     "roe_ttm",
     "ep",
     "bp",
+    *(f.name for f in CUSTOM_FACTORS),  # users' factors (plugins.py)
 )
 # Columns of scores exported under their own name.
 SCORE_FIELDS = ("is_eligible", "composite", "rank", "percentile", "score") + tuple(

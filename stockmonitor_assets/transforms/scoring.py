@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 import polars as pl
 
-from stockmonitor_assets.schemas import FACTORS, LEVELS, SCORES
+from stockmonitor_assets.schemas import CUSTOM_FACTORS, FACTORS, LEVELS, SCORES
 
 DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
     {
@@ -25,6 +25,9 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
         "quality": 0.10,
         "liquidity": 0.10,
     }
+    # Users' factors with a weight (plugins.py): the composite is a weighted mean, so the
+    # built-ins keep their relative weights.
+    | {f.name: float(f.score_weight) for f in CUSTOM_FACTORS if f.score_weight > 0}
 )
 LEVEL_BANDS = ((85.0, LEVELS[0]), (70.0, LEVELS[1]), (55.0, LEVELS[2]), (40.0, LEVELS[3]))
 MIN_LISTED_TRADING_DAYS = 60
@@ -92,6 +95,11 @@ def raw_factors() -> dict[str, pl.Expr]:
         "liquidity": pl.when(turnover_rate > 0).then(turnover_rate.log()),
         "ep": pl.col("ep"),
         "bp": pl.col("bp"),
+        **{
+            f.name: pl.col(f.name) * (1.0 if f.higher_is_better else -1.0)
+            for f in CUSTOM_FACTORS
+            if f.score_weight > 0
+        },
     }
 
 

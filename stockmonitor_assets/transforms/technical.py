@@ -36,7 +36,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from stockmonitor_assets.schemas import TECHNICAL_INDICATORS
+from stockmonitor_assets.schemas import BUILTIN_TECHNICAL
 from stockmonitor_assets.transforms import indicator_kernel as kernel
 from stockmonitor_assets.transforms.indicator_kernel import (
     MACD_FAST,
@@ -71,7 +71,7 @@ WINDOW_DEFAULT = 250
 ANCHOR_STEP_DEFAULT = 20
 
 PRICE_LEVEL_COLUMNS = (*(f"sma_{n}" for n in SMA_LENGTHS), "macd_dif", "macd_dea", "macd_hist")
-INDICATOR_COLUMNS = TECHNICAL_INDICATORS.names[2:]
+INDICATOR_COLUMNS = BUILTIN_TECHNICAL.names[2:]
 
 
 def window_partitions_needed(window: int, anchor_step: int) -> int:
@@ -91,7 +91,8 @@ def compute_technical_indicators(
     window: int = WINDOW_DEFAULT,
     anchor_step: int = ANCHOR_STEP_DEFAULT,
 ) -> pl.DataFrame:
-    """TECHNICAL_INDICATORS rows for every stock present in `bars` on each target date.
+    """BUILTIN_TECHNICAL rows for every stock present in `bars` on each target date (users'
+    factors, plugins.py, are joined on by the asset).
 
     Args:
         bars: COMPLETED_OHLCV rows of every loaded day and stock, in any order; must cover
@@ -112,7 +113,7 @@ def compute_technical_indicators(
     joined = rows.join(
         pl.concat([_empty_values(), *values]), on=["order_book_id", "date"], how="left"
     )
-    return TECHNICAL_INDICATORS.conform(_forward_adjust(joined))
+    return BUILTIN_TECHNICAL.conform(_forward_adjust(joined))
 
 
 def back_adjusted_traded_bars(bars: pl.DataFrame) -> pl.DataFrame:

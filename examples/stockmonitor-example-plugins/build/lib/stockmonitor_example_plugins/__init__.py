@@ -1,0 +1,1 @@
+"""Example plug-ins for stockmonitor (docs/extending.md)."""
