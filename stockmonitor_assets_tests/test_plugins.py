@@ -17,8 +17,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from stockmonitor_assets.plugins import Factor, PluginError
+from stockmonitor_assets.plugins import Factor, PluginError, validate
 from stockmonitor_assets.sources.demo import DemoMarket
+from stockmonitor_assets.sources.factory import _plugin_source
 from stockmonitor_assets.transforms.custom_factors import compute_custom_factors
 from stockmonitor_assets_tests.reliability.conftest import DEMO_SEED, UNIVERSE_SIZE, Cli
 
@@ -195,3 +196,27 @@ def test_a_misshapen_factor_is_named_in_the_error():
                  origin="entry point dup")  # fmt: skip
     with pytest.raises(PluginError, match=r"factor plug-in 'dup' \(entry point dup\) returned"):
         compute_custom_factors(window_bars(), [window_bars()["date"].max()], [bad])
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"name": "Drawdown"}, "snake_case"),
+        ({"name": "sma_20"}, "already a column"),
+        ({"function": lambda w: w}, "exactly one of expr and function"),
+        ({"window": 0}, "window must be a positive integer"),
+        ({"dtype": pl.String}, "dtype must be one of"),
+        ({"score_weight": -1}, "score_weight must be a number >= 0"),
+    ],
+)
+def test_a_malformed_factor_declaration_is_refused_naming_it(changes, problem):
+    good = dict(name="dd", window=3, expr=pl.col("close").last())
+    with pytest.raises(PluginError, match=rf"factor plug-in '.*' \(entry point x\).*{problem}"):
+        validate(Factor(**{**good, **changes}), "entry point x", taken={"sma_20"})
+
+
+def test_a_source_plugin_that_is_no_source_or_raises_is_named():
+    with pytest.raises(PluginError, match=r"source plug-in 'mine' returned object, which lacks"):
+        _plugin_source("mine", object)
+    with pytest.raises(PluginError, match=r"source plug-in 'mine' raised RuntimeError: no key"):
+        _plugin_source("mine", lambda: (_ for _ in ()).throw(RuntimeError("no key")))
