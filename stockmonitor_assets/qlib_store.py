@@ -85,7 +85,7 @@ class QlibProvider:
     def locked(self):
         """One writer at a time (two runs of overlapping days would interleave files)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / LOCK, "w") as handle:
+        with open(self.root / LOCK, "a") as handle:  # "a": the lock file is never modified
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

@@ -21,6 +21,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from stockmonitor_assets import settings
 from stockmonitor_assets import trading_calendar as tc
 from stockmonitor_assets.qlib_store import QlibProvider, QlibProviderError, check_location
 from stockmonitor_assets.transforms.qlib_fields import SCORE_FIELDS
@@ -276,3 +277,31 @@ def test_a_writer_killed_mid_update_leaves_what_qlib_read_before(tmp_path, files
     rerun = D.features(codes, fields, start_time=str(DAYS[0]), end_time=str(DAYS[-1]))
     assert len(rerun) == len(before) + 4
     assert rerun.loc[("SZ000001", pd.Timestamp(DAYS[11])), "$close"] == 100 + DAYS[11].day
+
+
+def test_the_asset_refuses_a_gap_naming_it_and_writes_nothing(run):
+    pipeline, path, _ = run
+    later = tc.sessions(qm.LAST, qm.LAST + dt.timedelta(days=10))[2]
+    before = {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}
+    with qm.qlib_dir_env(path):
+        result = pipeline.materialize(
+            qm.ASSETS, tc.partition_key(later), selection=["qlib_provider"], raise_on_error=False
+        )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.user_failure_data.description
+    assert f"qlib provider ends on {qm.LAST}" in message and "without data" in message
+    assert {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()} == before
+
+
+def test_the_asset_is_skipped_visibly_when_no_local_directory_is_kept(run, monkeypatch):
+    pipeline, path, _ = run
+    monkeypatch.setenv("STOCKMONITOR_QLIB_DIR", "off")
+    result = pipeline.materialize(qm.ASSETS, tc.partition_key(qm.LAST), selection=["qlib_provider"])
+    (event,) = result.get_asset_materialization_events()
+    assert "STOCKMONITOR_QLIB_DIR=off" in event.materialization.metadata["skipped"].value
+    monkeypatch.setenv("STOCKMONITOR_QLIB_DIR", "")
+    monkeypatch.setenv("DATA_DIR", "s3://bucket/data")
+    assert settings.qlib_dir() is None
+    monkeypatch.setenv("DATA_DIR", "/srv/data")
+    assert settings.qlib_dir() == "/srv/data/qlib"
