@@ -297,9 +297,12 @@ def test_the_asset_refuses_a_gap_naming_it_and_writes_nothing(run):
 def test_the_asset_is_skipped_visibly_when_no_local_directory_is_kept(run, monkeypatch):
     pipeline, path, _ = run
     monkeypatch.setenv("STOCKMONITOR_QLIB_DIR", "off")
+    before = {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}
     result = pipeline.materialize(qm.ASSETS, tc.partition_key(qm.LAST), selection=["qlib_provider"])
-    (event,) = result.get_asset_materialization_events()
-    assert "STOCKMONITOR_QLIB_DIR=off" in event.materialization.metadata["skipped"].value
+    assert result.success and not result.get_asset_materialization_events()
+    logs = [r.user_message for r in pipeline.instance.all_logs(result.run_id)]
+    assert any("qlib_provider skipped" in m and "STOCKMONITOR_QLIB_DIR=off" in m for m in logs)
+    assert {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()} == before
     monkeypatch.setenv("STOCKMONITOR_QLIB_DIR", "")
     monkeypatch.setenv("DATA_DIR", "s3://bucket/data")
     assert settings.qlib_dir() is None

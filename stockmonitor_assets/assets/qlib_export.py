@@ -25,15 +25,15 @@ NOT_KEPT = (
 )
 
 
-@dg.asset(**trading_day_asset("export", kinds=frozenset({"qlib"})))
-def qlib_provider(
-    context: dg.AssetExecutionContext, merged: Partitions, scores: Partitions
-) -> dg.MaterializeResult:
+# Not required: with no directory kept nothing is written, so nothing is recorded as
+# materialized (like scores_table without a database).
+@dg.asset(**trading_day_asset("export", kinds=frozenset({"qlib"})), output_required=False)
+def qlib_provider(context: dg.AssetExecutionContext, merged: Partitions, scores: Partitions):
     """A qlib provider directory (calendar, instruments, float32 features), one day at a time."""
     location = settings.qlib_dir()
     if location is None:
         context.log.info(f"qlib_provider skipped: {NOT_KEPT}")
-        return dg.MaterializeResult(metadata={"skipped": NOT_KEPT})
+        return
     days = partition_days(context)
     sessions = sessions_through(days[-1])
     provider, files = QlibProvider(location), 0
@@ -50,7 +50,7 @@ def qlib_provider(
     except (QlibProviderError, qlib_fields.QlibFieldError) as error:
         raise dg.Failure(description=str(error)) from None
     calendar = provider.calendar()
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(provider.root)),
             "calendar": f"{calendar[0]} .. {calendar[-1]} ({len(calendar)} sessions)",
