@@ -5,18 +5,18 @@ Named `qlib_export`, not `qlib`: `dagster dev -f` puts this folder on `sys.path`
 """
 
 import dagster as dg
+import polars as pl
 
 from stockmonitor_assets import settings
 from stockmonitor_assets.assets.partitions import (
     Partitions,
     chunks,
     partition_days,
-    stack_days,
     trading_day_asset,
 )
 from stockmonitor_assets.qlib_store import QlibProvider, QlibProviderError, check_location
 from stockmonitor_assets.schemas import MERGED, SCORES
-from stockmonitor_assets.trading_calendar import sessions_through
+from stockmonitor_assets.trading_calendar import partition_key, sessions_through
 from stockmonitor_assets.transforms import qlib_fields
 
 NOT_KEPT = (
@@ -43,8 +43,8 @@ def qlib_provider(context: dg.AssetExecutionContext, merged: Partitions, scores:
             provider.plan(days, sessions)  # a gap or an earlier start fails before any write
             for chunk in chunks(days):
                 frame = qlib_fields.provider_fields(
-                    stack_days(merged, chunk, MERGED.empty()),
-                    stack_days(scores, chunk, SCORES.empty()),
+                    _columns(merged, chunk, MERGED.empty(), qlib_fields.MERGED_INPUTS),
+                    _columns(scores, chunk, SCORES.empty(), qlib_fields.SCORE_INPUTS),
                 )
                 files += provider.write_chunk(frame, chunk, sessions)
     except (QlibProviderError, qlib_fields.QlibFieldError) as error:
@@ -59,3 +59,10 @@ def qlib_provider(context: dg.AssetExecutionContext, merged: Partitions, scores:
             "feature_files_written": files,
         }
     )
+
+
+def _columns(partitions: Partitions, days, empty: pl.DataFrame, columns) -> pl.DataFrame:
+    """Only `columns` of the stored days (the others are not decoded): memory per chunk."""
+    columns = list(columns)
+    frames = [partitions.store.read(partitions.asset, partition_key(d), columns) for d in days]
+    return pl.concat([empty.select(columns), *frames])

@@ -66,6 +66,14 @@ SCORE_FIELDS = ("is_eligible", "composite", "rank", "percentile", "score") + tup
 )
 
 
+# The columns each input must provide (an asset reads only these from its partitions).
+MERGED_INPUTS = (
+    "order_book_id", "date", "is_filled", "adj_factor", "open", "high", "low", "close",
+    "prev_close", "volume", "total_turnover", *MERGED_FIELDS,
+)  # fmt: skip
+SCORE_INPUTS = ("order_book_id", "date", *SCORE_FIELDS)
+
+
 class QlibFieldError(ValueError):
     """An input lacks a column the provider exports; the message names it."""
 
