@@ -19,6 +19,7 @@ MODULE_OF = {
     "ta-lib": "talib",
     "mytt": "MyTT",
     "moto[server]": "moto.server",
+    "pyqlib": "qlib",
 }
 
 
