@@ -1,1 +1,0 @@
-"""Example plug-ins for stockmonitor (docs/extending.md)."""
