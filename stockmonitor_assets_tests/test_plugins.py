@@ -9,6 +9,7 @@ raise or return the wrong shape: the run fails naming the plug-in, nothing is wr
 """
 
 import datetime as dt
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -33,9 +34,11 @@ HISTORY, RANGE, DAY = "2024-05-06...2024-05-31", "2024-06-03...2024-06-07", "202
 
 @pytest.fixture(scope="module")
 def example_site(tmp_path_factory) -> Path:
-    site = tmp_path_factory.mktemp("example-plugins")
+    root = tmp_path_factory.mktemp("example-plugins")
+    source, site = root / "source", root / "site"
+    shutil.copytree(EXAMPLE, source)  # setuptools builds in the source tree: not the repo's
     install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
-    subprocess.run([*install, "--target", str(site), str(EXAMPLE)], check=True)
+    subprocess.run([*install, "--target", str(site), str(source)], check=True)
     return site
 
 
