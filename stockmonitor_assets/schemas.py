@@ -322,7 +322,10 @@ SCORES = TableSchema(
 )
 
 
-# Every table above, by asset name: what the IO layer conforms each partition to.
+# Every table above, by asset name: what the IO layer conforms each partition to
+# (technical_indicators with users' factors, not its built-in part).
 TABLES: dict[str, TableSchema] = {
-    t.name: t for t in list(globals().values()) if isinstance(t, TableSchema)
+    t.name: t
+    for t in list(globals().values())
+    if isinstance(t, TableSchema) and t is not BUILTIN_TECHNICAL
 }
