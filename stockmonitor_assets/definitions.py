@@ -20,11 +20,15 @@ from stockmonitor_assets.thresholds import thresholds_from_env
 
 def build_defs() -> dg.Definitions:
     """The Definitions as the current environment configures them."""
-    assets = dg.load_assets_from_modules([market, indicators, scoring, database, qlib_export])
+    saves_scores = settings.database_configured()
+    modules = [market, indicators, scoring, qlib_export, *([database] if saves_scores else [])]
+    assets = with_automation(with_column_schemas(dg.load_assets_from_modules(modules)))
+    if not saves_scores:
+        assets.append(database.unconfigured_scores_table())
     return dg.Definitions(
-        assets=with_automation(with_column_schemas(assets)),
+        assets=assets,
         asset_checks=[freshness.scores_on_time],
-        jobs=build_jobs(),
+        jobs=build_jobs(saves_scores),
         sensors=[
             automation_sensor(),
             freshness.scores_freshness_sensor,

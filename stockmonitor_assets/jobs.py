@@ -13,7 +13,8 @@ SYNC_ASSETS = (*SOURCE_ASSETS, "completed_ohlcv")
 SYNC = dg.AssetSelection.assets(*SYNC_ASSETS)
 COMPLETION = dg.AssetSelection.assets("completed_ohlcv")
 INDICATORS = dg.AssetSelection.assets("technical_indicators", "fundamental_indicators")
-SCORING = dg.AssetSelection.assets("merged", "scores", "scores_table", "qlib_provider")
+SCORING = dg.AssetSelection.assets("merged", "scores", "qlib_provider")
+SAVING = dg.AssetSelection.assets("scores_table")  # only where a database is configured
 
 # (name, selection, description). Partitioning is inferred from the assets: every one is on
 # the trading-day partitions.
@@ -39,9 +40,13 @@ JOB_SPECS = (
 JOB_NAMES = [spec[0] for spec in JOB_SPECS]
 
 
-def build_jobs() -> list:
-    """The five jobs."""
+def build_jobs(saves_scores: bool) -> list:
+    """The five jobs; scoring saves to Postgres when a database is configured."""
     return [
-        dg.define_asset_job(name, selection=selection, description=text)
+        dg.define_asset_job(
+            name,
+            selection=selection | SAVING if saves_scores and selection is SCORING else selection,
+            description=text,
+        )
         for name, selection, text in JOB_SPECS
     ]

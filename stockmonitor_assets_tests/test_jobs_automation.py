@@ -14,7 +14,7 @@ import pytest
 from stockmonitor_assets.assets import database, indicators, market, qlib_export, scoring
 from stockmonitor_assets.assets.partitions import SOURCE_POOL
 from stockmonitor_assets.automation import SENSOR_NAME, sync_target, with_automation
-from stockmonitor_assets.definitions import defs
+from stockmonitor_assets.definitions import build_defs, defs
 from stockmonitor_assets.jobs import JOB_NAMES, SOURCE_ASSETS
 from stockmonitor_assets.trading_calendar import trading_day_partitions
 
@@ -74,15 +74,30 @@ def test_the_five_jobs_are_partitioned_on_trading_days_and_source_assets_share_o
         assert job.partitions_def == trading_day_partitions
     pools = {
         key.to_user_string(): defs.resolve_assets_def(key).op.pool
-        for key in defs.resolve_asset_graph().get_all_asset_keys()
+        for key in defs.resolve_asset_graph().materializable_asset_keys
     }
     calling = {"instruments", "raw_ohlcv", "completed_ohlcv", "fundamentals"}
     calling.add("technical_indicators")  # window days never stored come from the source
     assert {asset for asset, pool in pools.items() if pool == SOURCE_POOL} == calling
     assert {pool for asset, pool in pools.items() if asset not in calling} == {None}
-    assert jobs["scoring_and_save_job"].asset_layer.executable_asset_keys >= {
-        dg.AssetKey("scores_table")
-    }
+
+
+def test_scores_table_is_saved_by_the_scoring_jobs_only_where_a_database_is_configured(
+    monkeypatch,
+):
+    """Without DB_HOST it is in the graph but not executable: no run (a UI backfill of
+    everything included) materializes nothing for it, nor claims a save."""
+    graph = defs.resolve_asset_graph()
+    assert dg.AssetKey("scores_table") in graph.get_all_asset_keys()
+    assert dg.AssetKey("scores_table") not in graph.materializable_asset_keys
+    for name in ("scoring_and_save_job", "daily_full_pipeline_job"):
+        keys = defs.resolve_job_def(name).asset_layer.executable_asset_keys
+        assert dg.AssetKey("scores_table") not in keys, name
+    monkeypatch.setenv("DB_HOST", "127.0.0.1")
+    configured = build_defs()
+    for name in ("scoring_and_save_job", "daily_full_pipeline_job"):
+        keys = configured.resolve_job_def(name).asset_layer.executable_asset_keys
+        assert dg.AssetKey("scores_table") in keys, name
 
 
 def test_only_the_automation_sensor_triggers_runs_and_it_is_running_by_default():

@@ -9,11 +9,19 @@ from stockmonitor_assets.trading_calendar import partition_date
 SKIPPED = "no database configured"
 
 
-# Not required: with no database nothing is saved, so nothing is recorded as materialized
-# (the UI keeps the asset grey rather than green for a save that never happened).
-@dg.asset(**trading_day_asset("scoring", kinds=frozenset({"postgres"})), output_required=False)
+DESCRIPTION = (
+    "Each day's scores upserted into Postgres table stock_scores, one transaction per day."
+)
+
+
+# Not required: a run without a database (`dg.materialize` in a notebook) saves nothing and
+# so records nothing. The code location without DB_HOST shows `unconfigured_scores_table`.
+@dg.asset(
+    **trading_day_asset("scoring", kinds=frozenset({"postgres"})),
+    output_required=False,
+    description=DESCRIPTION,
+)
 def scores_table(context: dg.AssetExecutionContext, database: PostgresResource, scores: Partitions):
-    """Each day's scores upserted into Postgres table stock_scores, one transaction per day."""
     if not database.is_configured:
         context.log.info(f"scores_table skipped: {SKIPPED} (set DB_HOST to save scores)")
         return
@@ -31,4 +39,22 @@ def scores_table(context: dg.AssetExecutionContext, database: PostgresResource, 
             "partitions_saved": len(scores),
             "database": f"{database.host}:{database.port}/{database.database}",
         }
+    )
+
+
+def unconfigured_scores_table() -> dg.AssetSpec:
+    """`scores_table` where no database is configured: in the graph, never materialized.
+
+    Not executable, so "Materialize all", backfills and jobs leave it out (a run that
+    materialized nothing for it would make a backfill end "completed with failures"), and
+    the UI never shows a save that did not happen.
+    """
+    common = trading_day_asset("scoring", kinds=frozenset({"postgres"}))
+    return dg.AssetSpec(
+        "scores_table",
+        deps=["scores"],
+        description=f"Not configured: set DB_HOST (and DB_*) to save scores. {DESCRIPTION}",
+        partitions_def=common["partitions_def"],
+        group_name=common["group_name"],
+        kinds=common["kinds"],
     )

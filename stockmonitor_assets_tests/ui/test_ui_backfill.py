@@ -26,7 +26,7 @@ ASSETS = [
     "fundamental_indicators",
     "merged",
     "scores",
-    "scores_table",
+    "qlib_provider",
 ]
 DAYS = ["2026-10-26", "2026-10-27", "2026-10-28", "2026-10-29", "2026-10-30"]
 # Upstream -> downstream edges whose files must be written in this order.
@@ -65,7 +65,7 @@ def test_ui_backfill_of_every_asset_is_one_run_over_exactly_the_range(tmp_path):
     assert status.startswith("COMPLETED") and status != "COMPLETED_FAILED", status
     assert len(runs) == 1, f"{len(runs)} runs: {runs}"
     assert runs[0]["status"] == "SUCCESS"
-    for asset in ASSETS[:-1]:
+    for asset in ASSETS[:-1]:  # every Parquet asset (qlib_provider writes one directory)
         assert sorted(written(data_dir, asset)) == DAYS, asset
     for upstream, downstream in EDGES:
         up, down = written(data_dir, upstream), written(data_dir, downstream)
