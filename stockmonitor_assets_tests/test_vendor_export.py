@@ -24,7 +24,7 @@ from stockmonitor_assets.trading_calendar import partition_key
 from stockmonitor_assets.transforms import technical
 from stockmonitor_assets_tests.clean_run import ASSETS
 from stockmonitor_assets_tests.conftest import Pipeline
-from stockmonitor_assets_tests.vendor_fixture import LIMIT_UP_RUN, write_vendor_export
+from stockmonitor_testkit.vendor_fixture import LIMIT_UP_RUN, write_vendor_export
 
 MIN_BARS = 300
 
