@@ -39,8 +39,13 @@ demo: $(VENV)/.installed
 ui: $(VENV)/.installed
 	DAGSTER_HOME=$(CURDIR) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# Every test, in parallel (pytest-xdist): one more worker than cores, since the deployment
+# tests spend minutes waiting on daemon ticks; each worker takes a whole module at a time
+# (module-scoped deployments and runs are set up once). Serial: `.venv/bin/python -m pytest`.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -15,8 +15,6 @@ from polars.testing import assert_frame_equal
 from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets_tests.clean_run import ASSETS, FIRST, LAST, clean_run
 
-pytestmark = pytest.mark.xdist_group("clean_run")
-
 STORED = [a.key.to_user_string() for a in ASSETS]
 
 
