@@ -41,11 +41,12 @@ ui: $(VENV)/.installed
 
 # Every test, in parallel (pytest-xdist): one more worker than cores, since the deployment
 # tests spend minutes waiting on daemon ticks; each worker takes a whole module at a time
-# (module-scoped deployments and runs are set up once). Serial: `.venv/bin/python -m pytest`.
+# (module-scoped deployments and runs are set up once), in collection order, which puts the
+# slow modules first (conftest.py). Serially: `.venv/bin/python -m pytest`.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
