@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from stockmonitor_assets.trading_calendar import partition_key, recent_range
-from stockmonitor_assets_tests.ui.dagster_dev import DagsterDev, dagster_dev
+from stockmonitor_testkit.dagster_dev import DagsterDev, dagster_dev
 
 pytestmark = pytest.mark.slow
 
