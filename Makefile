@@ -39,8 +39,14 @@ demo: $(VENV)/.installed
 ui: $(VENV)/.installed
 	DAGSTER_HOME=$(CURDIR) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# Every test, in parallel (pytest-xdist): one more worker than cores, since the deployment
+# tests spend minutes waiting on daemon ticks; each worker takes a whole module at a time
+# (module-scoped deployments and runs are set up once), in collection order, which puts the
+# slow modules first (conftest.py). Serially: `.venv/bin/python -m pytest`.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -24,8 +24,8 @@ from bench_history import partition_set
 from bench_ui import graphql, time_asset_page, wait_loaded
 from benchlib import REPO, Workspace, dagster_dev, load, median, print_machine, scratch, table
 
-sys.path.append(str(REPO))  # the UI tests' helpers: the mutation the UI sends, its status
-from stockmonitor_assets_tests.ui.dagster_dev import (  # noqa: E402
+sys.path.append(str(REPO))  # the shared helpers: the mutation the UI sends, its status
+from stockmonitor_testkit.dagster_dev import (  # noqa: E402
     BACKFILL_DONE,
     DagsterDev,
     backfill_status,

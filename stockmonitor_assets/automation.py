@@ -5,11 +5,12 @@ Source assets (instruments, raw_ohlcv, fundamentals) are requested on the sync c
 trading day, whenever that day is not materialized yet, whatever day the tick falls on:
 the session before a holiday week is synced at the first tick after it is published, not a
 week later. A day already materialized is never synced again by automation (a backfill or
-a manual run re-syncs it). Dagster's own "latest time window" cannot express "latest
-published": the partitions definition has `end_offset=1`, so at 09:00 on trading day T the
-latest key is T itself (not traded yet). `LatestPublishedDay` picks the one right key from
-the trading calendar instead. Everything downstream is eager, so indicators and scores
-follow as soon as their inputs land.
+a manual run re-syncs it). The partitions definition has `end_offset=0`, so at 09:00 on
+trading day T its latest key is the session before T, the day the sync fetches;
+`LatestPublishedDay` names that key from the trading calendar
+(`trading_calendar.latest_published_day`), the one home of "which day is published".
+Everything downstream is eager, so indicators and scores follow as soon as their inputs
+land.
 
 The custom condition runs Python, so the sensor evaluates in the code server
 (`use_user_code_server=True`); it is RUNNING by default, unlike Dagster's implicit
@@ -74,8 +75,10 @@ def sync_condition(cron: str) -> dg.AutomationCondition:
 def downstream_condition() -> dg.AutomationCondition:
     """`eager()`, reaching back past closures, and held while an upstream blocking check fails.
 
-    Plain `eager()` only considers the latest key, which is today (`end_offset=1`), while
-    the sync lands the previous trading day. "Held while failed" rather than Dagster's
+    Plain `eager()` only considers the latest key (the session before today, `end_offset=0`),
+    so a day whose inputs land after the next session has ended (a late or retried sync, a
+    backfill of the last days) would never be followed; EAGER_LOOKBACK reaches back past the
+    longest closure. "Held while failed" rather than Dagster's
     `all_deps_blocking_checks_passed()`: a single-run range (how history is backfilled)
     records one check result per check for the whole range, not one per partition, so
     "passed" is never true per partition there and the first sync after a backfill would

@@ -135,7 +135,7 @@ DEFAULT_FILES_MAX_ROWS = 10_000_000
 DEFAULT_FILES_MAX_MB = 1_000
 
 
-# Data quality and alerting (assets/checks.py, assets/freshness.py, alerts.py).
+# Data quality and alerting (thresholds.py, assets/freshness.py, alerts.py, webhook.py).
 MIN_BAR_COVERAGE = "STOCKMONITOR_MIN_BAR_COVERAGE"
 MAX_FILLED_SHARE = "STOCKMONITOR_MAX_FILLED_SHARE"
 MAX_GAP_DAYS = "STOCKMONITOR_MAX_GAP_DAYS"

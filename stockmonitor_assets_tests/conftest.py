@@ -2,6 +2,7 @@
 
 import itertools
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,8 +15,12 @@ from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.thresholds import QualityThresholds
 
-# Tests (and the subprocesses they start) keep the demo market's year cache out of $HOME.
-os.environ.setdefault("CACHE_DIR", tempfile.mkdtemp(prefix="stockmonitor-test-cache-"))
+# Tests (and the subprocesses they start) keep the demo market's year cache out of $HOME. One
+# cache for the whole session: made here in the process `make test` starts (before its xdist
+# workers, which inherit it: their writes are atomic, so they share it), deleted at its end.
+_OWN_CACHE_DIR = None
+if "CACHE_DIR" not in os.environ:
+    _OWN_CACHE_DIR = os.environ["CACHE_DIR"] = tempfile.mkdtemp(prefix="stockmonitor-test-cache-")
 
 MARKET_ASSETS = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
 
@@ -70,6 +75,18 @@ class Pipeline:
 
     def keys(self, asset: str) -> list[str]:
         return sorted(p.stem for p in (self.data_dir / asset).glob("*.parquet"))
+
+
+def pytest_collection_modifyitems(items):
+    """Modules marked slow first: `make test`'s workers take one module at a time, so the
+    longest ones (deployments, daemon ticks, range runs) start at once and the many short
+    ones fill the gaps, instead of a long module starting last and running alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE_DIR is not None:
+        shutil.rmtree(_OWN_CACHE_DIR, ignore_errors=True)
 
 
 @pytest.fixture

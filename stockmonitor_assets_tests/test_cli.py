@@ -38,6 +38,7 @@ def stockmonitor(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_a_month_runs_as_one_run_with_progress_and_materializes_every_partition(env):
     result = stockmonitor("run", "full", "--start", "2024-01-02", "--end", "2024-01-31")
     assert result.exit_code == 0, result.output
@@ -82,6 +83,7 @@ def test_an_in_process_run_needs_no_daemon_and_is_still_a_run_of_the_job(env):
     assert run.is_success
 
 
+@pytest.mark.slow
 def test_the_readme_subset_sync_example_works_on_the_default_demo(env, monkeypatch):
     monkeypatch.delenv("STOCKMONITOR_UNIVERSE_SIZE")  # the default demo market
     assert stockmonitor("run", "sync", "--days-back", "2").exit_code == 0  # the whole market

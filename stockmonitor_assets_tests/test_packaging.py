@@ -20,6 +20,7 @@ MODULE_OF = {
     "mytt": "MyTT",
     "moto[server]": "moto.server",
     "pyqlib": "qlib",
+    "pytest-xdist": "xdist",
 }
 
 
@@ -55,3 +56,18 @@ def test_definitions_load_in_a_fresh_interpreter_without_warnings():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "scores" in out.stdout and "raw_ohlcv" in out.stdout
+
+
+def test_loading_the_definitions_leaves_dagster_notices_on_for_other_code():
+    """Our assets' beta notice is silenced where they are defined, not for the process: a
+    user's own asset with a `backfill_policy`, defined after loading ours, still warns."""
+    code = (
+        "import warnings; import dagster as dg; import stockmonitor_assets.definitions;\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    @dg.asset(backfill_policy=dg.BackfillPolicy.single_run())\n"
+        "    def users_own(): pass\n"
+        "print(sum(issubclass(w.category, dg.BetaWarning) for w in seen))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1"]

@@ -24,8 +24,9 @@ from stockmonitor_assets.trading_calendar import partition_key
 from stockmonitor_assets.transforms import technical
 from stockmonitor_assets_tests.clean_run import ASSETS
 from stockmonitor_assets_tests.conftest import Pipeline
-from stockmonitor_assets_tests.vendor_fixture import LIMIT_UP_RUN, write_vendor_export
+from stockmonitor_testkit.vendor_fixture import LIMIT_UP_RUN, write_vendor_export
 
+pytestmark = pytest.mark.slow  # the whole graph over 320 sessions, once for the module
 MIN_BARS = 300
 
 

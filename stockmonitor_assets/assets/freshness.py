@@ -4,8 +4,9 @@ The sync cron (09:00 Asia/Shanghai) fetches the previous trading day; its scores
 STOCKMONITOR_SCORES_DUE (default 10:30) on each trading day. The day expected is never later
 than the latest day the configured source has published (`latest_published_day`): a
 historical `files` dataset is on time when its last day is scored, whatever today's date.
-Dagster's time-partition freshness check would expect *today's* partition here (our
-partitions have end_offset=1), so this check names the expected partition itself. It sets
+Dagster's time-partition freshness check expects the partition of the latest complete time
+window and knows nothing of the source's latest day, so this check names the expected
+partition itself. It sets
 `dagster/fresh_until_timestamp`, which lets `build_sensor_for_freshness_checks` re-run it
 only when it could be late again.
 """

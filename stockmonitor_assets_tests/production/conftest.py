@@ -2,8 +2,9 @@
 
 `dagster-daemon run -w workspace.yaml` and `dagster-webserver -w workspace.yaml` run from
 the repo root (README, Production), on `$DAGSTER_HOME/dagster.yaml` copied from the repo's
-own, against a throwaway Postgres database (created here, dropped afterwards). Processes
-are started in their own process groups and stopped by group id, always.
+own, against a throwaway Postgres database (created here, dropped afterwards) on the shared
+server, or on a cluster of the test's own (`throwaway_cluster.py`) for a test that restarts
+it. Processes are started in their own process groups and stopped by group id, always.
 """
 
 import contextlib
@@ -18,7 +19,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -55,17 +56,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def admin_connection():
-    conn = psycopg2.connect(dbname="postgres", **PG)
+def admin_connection(server: Mapping = PG):
+    conn = psycopg2.connect(dbname="postgres", **server)
     conn.autocommit = True
     return conn
 
 
 class Deployment:
-    """Daemon + webserver on a fresh instance home, data dir and database."""
+    """Daemon + webserver on a fresh instance home, data dir and database (on `server`)."""
 
-    def __init__(self, root: Path, **env: str):
+    def __init__(self, root: Path, server: Mapping = PG, **env: str):
         self.root, self.database = root, f"production_{uuid.uuid4().hex[:12]}"
+        self.server = dict(server)
         self.home, self.data_dir, self.log_dir = root / "home", root / "data", root / "logs"
         self.home.mkdir(parents=True)
         shutil.copy(REPO / "deploy" / "dagster.yaml", self.home / "dagster.yaml")
@@ -78,9 +80,9 @@ class Deployment:
             "DAGSTER_HOME": str(self.home),
             "DATA_DIR": str(self.data_dir),
             "LOG_DIR": str(self.log_dir),
-            "DB_HOST": PG["host"],
-            "DB_PORT": str(PG["port"]),
-            "DB_USER": PG["user"],
+            "DB_HOST": self.server["host"],
+            "DB_PORT": str(self.server["port"]),
+            "DB_USER": self.server["user"],
             "DB_PASSWORD": "unused-with-trust-auth",
             "DB_NAME": self.database,
             "STOCKMONITOR_SOURCE": "demo",
@@ -91,11 +93,11 @@ class Deployment:
 
     # --- lifecycle -------------------------------------------------------------------
     def create_database(self) -> None:
-        with contextlib.closing(admin_connection()) as conn, conn.cursor() as cur:
+        with contextlib.closing(admin_connection(self.server)) as conn, conn.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{self.database}"')
 
     def drop_database(self) -> None:
-        with contextlib.closing(admin_connection()) as conn, conn.cursor() as cur:
+        with contextlib.closing(admin_connection(self.server)) as conn, conn.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     def dagster(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -192,7 +194,7 @@ class Deployment:
 
     def scores_rows(self, day: str) -> int:
         with (
-            contextlib.closing(psycopg2.connect(dbname=self.database, **PG)) as conn,
+            contextlib.closing(psycopg2.connect(dbname=self.database, **self.server)) as conn,
             conn.cursor() as cur,
         ):
             cur.execute("SELECT to_regclass('stock_scores') IS NOT NULL")
@@ -228,10 +230,12 @@ class Deployment:
 
 
 @contextlib.contextmanager
-def deployed(root: Path, history: Sequence[tuple[str, str, str]] = (), **env: str):
+def deployed(
+    root: Path, history: Sequence[tuple[str, str, str]] = (), server: Mapping = PG, **env: str
+):
     """A started deployment, always torn down; `history` (selection, first, last) is
     materialized first by the CLI, as an operator backfills before starting the daemon."""
-    deployment = Deployment(root, **env)
+    deployment = Deployment(root, server, **env)
     deployment.create_database()
     try:
         for select, first, last in history:
@@ -250,14 +254,3 @@ def finished(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
 
 def _bin(program: str) -> str:
     return str(Path(sys.executable).parent / program)
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "restarts_postgres: restarts the shared Postgres server (runs last)"
-    )
-
-
-def pytest_collection_modifyitems(items):
-    """Tests that restart the shared Postgres server run after every other test."""
-    items.sort(key=lambda item: item.get_closest_marker("restarts_postgres") is not None)

@@ -1,67 +1,63 @@
 """The Postgres server restarts while a run saves stock_scores and the daemon ticks.
 
 The run's save is held on a table lock, then the whole server is restarted
-(`pg_ctlcluster ... restart`: every connection of the run worker, the daemon and the
-webserver is cut). The run fails cleanly, the day in stock_scores is the old one whole
-(one transaction per day), the daemon, never restarted, keeps ticking and retries the run
-(dagster.yaml `run_retries`), and the retry saves the day whole.
+(`pg_ctl restart -m fast`, what `pg_ctlcluster ... restart` does: every connection of the
+run worker, the daemon and the webserver is cut). The run fails cleanly, the day in
+stock_scores is the old one whole (one transaction per day), the daemon, never restarted,
+keeps ticking and retries the run (dagster.yaml `run_retries`), and the retry saves the
+day whole.
 
-The server is shared with other tests: this module runs last (see conftest.py), and the
-restart takes about a second. Skipped where the server cannot be restarted from here.
+The server is a cluster of this module's own (`throwaway_cluster.py`: initdb on a free
+port), so the restart cuts no other test's connections and the module runs in parallel with
+the rest of the suite.
 """
 
 import contextlib
-import os
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import psycopg2
 import pytest
 
-from stockmonitor_assets_tests.production.conftest import PG, deployed, finished, recent_sessions
+from stockmonitor_assets_tests.production.conftest import deployed, finished, recent_sessions
+from stockmonitor_assets_tests.production.throwaway_cluster import throwaway_cluster
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.restarts_postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 (DAY,) = recent_sessions(1)
-CLUSTERS = Path("/etc/postgresql")
 AUTOMATION_TICKS = """
 { sensorOrError(sensorSelector: {repositoryLocationName: "stockmonitor",
       repositoryName: "__repository__", sensorName: "stockmonitor_automation"}) {
     ... on Sensor { sensorState { ticks(limit: 5) { timestamp status } } } } }"""
 
 
-def restart_command() -> list[str]:
-    versions = sorted(os.listdir(CLUSTERS)) if CLUSTERS.is_dir() else []
-    if not versions or shutil.which("pg_ctlcluster") is None or os.geteuid() != 0:
-        pytest.skip("restarting the Postgres server needs pg_ctlcluster as root")
-    return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"]
-
-
-def wait_for_server(timeout: float = 30) -> None:
+def wait_for_server(server: dict, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(psycopg2.OperationalError):
-            psycopg2.connect(dbname="postgres", connect_timeout=2, **PG).close()
+            psycopg2.connect(dbname="postgres", connect_timeout=2, **server).close()
             return
         time.sleep(0.2)
     pytest.fail("the Postgres server did not come back")
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
-    command = restart_command()
-    with deployed(tmp_path_factory.mktemp("restart"), [("*", DAY, DAY)]) as deployment:
-        deployment.restart_command = command
+def cluster():
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, cluster):
+    root = tmp_path_factory.mktemp("restart")
+    with deployed(root, [("*", DAY, DAY)], server=cluster.server) as deployment:
         yield deployment
 
 
-def waiting_saves(database: str) -> int:
+def waiting_saves(server: dict, database: str) -> int:
     """Sessions of the project's Postgres client (application_name) waiting on a lock."""
-    with contextlib.closing(psycopg2.connect(dbname="postgres", **PG)) as conn:
+    with contextlib.closing(psycopg2.connect(dbname="postgres", **server)) as conn:
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
@@ -71,18 +67,21 @@ def waiting_saves(database: str) -> int:
             return cur.fetchone()[0]
 
 
-def test_a_restart_mid_save_fails_the_run_cleanly_and_the_daemon_retries_it(deployment):
+def test_a_restart_mid_save_fails_the_run_cleanly_and_the_daemon_retries_it(deployment, cluster):
+    server = cluster.server
     day_rows = pl.read_parquet(deployment.data_dir / "scores" / f"{DAY}.parquet").height
     assert deployment.scores_rows(DAY) == day_rows
-    lock = psycopg2.connect(dbname=deployment.database, **PG)
+    lock = psycopg2.connect(dbname=deployment.database, **server)
     with lock.cursor() as cur:
         cur.execute("LOCK TABLE stock_scores IN ACCESS EXCLUSIVE MODE")
     run_id = deployment.launch("scoring_and_save_job", DAY)
-    deployment.wait_until(lambda: waiting_saves(deployment.database), 120, "the save to wait")
+    deployment.wait_until(
+        lambda: waiting_saves(server, deployment.database), 120, "the save to wait"
+    )
 
     started = time.time()
-    subprocess.run(deployment.restart_command, check=True, capture_output=True, timeout=60)
-    wait_for_server()
+    cluster.restart()
+    wait_for_server(server)
     restarted = time.time()
     lock.close()
 

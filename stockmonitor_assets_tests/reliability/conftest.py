@@ -26,11 +26,11 @@ MARKET_SELECTION = "instruments,raw_ohlcv,completed_ohlcv,fundamentals"
 # Every asset of the code location, as definitions.py loads them.
 ALL_ASSETS = dg.load_assets_from_modules([market, indicators, scoring, database])
 PG = dict(host="127.0.0.1", port=5432, user="postgres")
-# Variables of the caller that must not leak into a subprocess under test.
+# Variables of the caller that must not leak into a subprocess under test (CACHE_DIR is kept:
+# the demo market's year cache of the test session, keyed by all a year depends on).
 _ISOLATED = (
     "DAGSTER_HOME",
     "DATA_DIR",
-    "CACHE_DIR",
     "LOG_DIR",
     *settings.DB_VARS,
     *settings.RQDATAC_SECRETS,
@@ -96,7 +96,6 @@ class Cli:
         env.update(
             DAGSTER_HOME=str(home),
             DATA_DIR=str(data_dir),
-            CACHE_DIR=str(self.tmp_path / "cache"),
             LOG_DIR=str(self.tmp_path / "logs"),
             STOCKMONITOR_SOURCE="demo",
             STOCKMONITOR_UNIVERSE_SIZE=str(UNIVERSE_SIZE),

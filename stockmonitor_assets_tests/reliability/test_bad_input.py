@@ -15,7 +15,7 @@ import pytest
 
 from stockmonitor_assets_tests.reliability.conftest import REPO, Cli
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 DAY = "2024-06-14"
 SYNC = "daily_data_sync_job"

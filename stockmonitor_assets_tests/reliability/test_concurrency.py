@@ -19,7 +19,7 @@ from stockmonitor_assets_tests.reliability.conftest import (
     unreadable_parquet,
 )
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 DAY = "2024-06-12"
 TARGET = f"completed_ohlcv/{DAY}.parquet"

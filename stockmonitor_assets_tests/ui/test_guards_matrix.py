@@ -13,6 +13,7 @@ code of ours sees it (measured, docs/cli.md).
 """
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from stockmonitor_assets.trading_calendar import partition_key, recent_range
-from stockmonitor_assets_tests.ui.dagster_dev import DagsterDev, dagster_dev
+from stockmonitor_testkit.dagster_dev import DagsterDev, dagster_dev
 
 pytestmark = pytest.mark.slow
 
@@ -288,7 +289,9 @@ def wait_for_alerts(workdir: Path, log_dir: Path, timeout: float = 90) -> tuple[
     import dagster as dg
 
     deadline = time.monotonic() + timeout
-    with dg.DagsterInstance.from_config(str(workdir)) as instance:
+    # dagster.yaml's storage paths are relative (`.dagster_home`): opened from the server's
+    # working directory, not the repo root where pytest runs (whose own instance is not ours).
+    with contextlib.chdir(workdir), dg.DagsterInstance.from_config(str(workdir)) as instance:
         while True:
             runs = instance.get_runs()
             bad = {

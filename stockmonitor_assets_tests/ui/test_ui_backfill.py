@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stockmonitor_assets_tests.ui.dagster_dev import (
+from stockmonitor_testkit.dagster_dev import (
     BACKFILL_DONE,
     backfill_status,
     dagster_dev,

@@ -1,4 +1,5 @@
-"""A vendor-style export written as the vendor delivers it (baostock-like CSVs), for tests.
+"""A vendor-style export written as the vendor delivers it (baostock-like CSVs), for tests and
+bench/bench_vendor_fixture.py.
 
 `write_vendor_export(directory)` writes 53 stocks × 320 XSHG sessions (2019-06-03 on)
 with every convention the files source must accept:

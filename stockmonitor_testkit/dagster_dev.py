@@ -1,4 +1,5 @@
-"""`dagster dev` started as a user starts it, for tests that drive the UI's GraphQL API.
+"""`dagster dev` started as a user starts it, for what drives the UI's GraphQL API (the UI tests,
+bench/bench_ui_history.py).
 
 The server runs in a fresh working directory holding a copy of the repo root's dagster.yaml
 (so its embedded storage is the test's own), with the demo market and a temp DATA_DIR. It is
@@ -18,7 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).with_name("dagster")
 # The mutation the UI's "Materialize" dialog sends for a backfill, and the backfill's state.
 LAUNCH = """
