@@ -7,7 +7,15 @@ environment; `dagster dev` and the daemon load `defs`.
 import dagster as dg
 
 from stockmonitor_assets import alerts, settings
-from stockmonitor_assets.assets import database, freshness, indicators, market, qlib_export, scoring
+from stockmonitor_assets.assets import (
+    database,
+    freshness,
+    indicators,
+    market,
+    qlib_export,
+    report,
+    scoring,
+)
 from stockmonitor_assets.assets.metadata import with_column_schemas
 from stockmonitor_assets.automation import automation_sensor, with_automation
 from stockmonitor_assets.database import postgres_from_env
@@ -20,7 +28,9 @@ from stockmonitor_assets.thresholds import thresholds_from_env
 
 def build_defs() -> dg.Definitions:
     """The Definitions as the current environment configures them."""
-    assets = dg.load_assets_from_modules([market, indicators, scoring, database, qlib_export])
+    assets = dg.load_assets_from_modules(
+        [market, indicators, scoring, database, qlib_export, report]
+    )
     return dg.Definitions(
         assets=with_automation(with_column_schemas(assets)),
         asset_checks=[freshness.scores_on_time],

@@ -13,7 +13,9 @@ SYNC_ASSETS = (*SOURCE_ASSETS, "completed_ohlcv")
 SYNC = dg.AssetSelection.assets(*SYNC_ASSETS)
 COMPLETION = dg.AssetSelection.assets("completed_ohlcv")
 INDICATORS = dg.AssetSelection.assets("technical_indicators", "fundamental_indicators")
-SCORING = dg.AssetSelection.assets("merged", "scores", "scores_table", "qlib_provider")
+SCORING = dg.AssetSelection.assets(
+    "merged", "scores", "scores_table", "qlib_provider", "daily_report"
+)
 
 # (name, selection, description). Partitioning is inferred from the assets: every one is on
 # the trading-day partitions.
@@ -28,7 +30,7 @@ JOB_SPECS = (
     (
         "scoring_and_save_job",
         SCORING,
-        "Merge, score and save (Parquet, Postgres if configured, qlib directory).",
+        "Merge, score and save (Parquet, Postgres if configured, qlib directory) and report.",
     ),
     (
         "daily_full_pipeline_job",
