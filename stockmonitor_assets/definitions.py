@@ -20,6 +20,7 @@ from stockmonitor_assets.assets.metadata import with_column_schemas
 from stockmonitor_assets.automation import automation_sensor, with_automation
 from stockmonitor_assets.database import postgres_from_env
 from stockmonitor_assets.guards import guarded_in_process_executor
+from stockmonitor_assets.health.sensor import run_health_asset, run_health_sensor
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.jobs import build_jobs
 from stockmonitor_assets.resources import fixed_by_environment, market_data_from_env
@@ -32,13 +33,14 @@ def build_defs() -> dg.Definitions:
         [market, indicators, scoring, database, qlib_export, report]
     )
     return dg.Definitions(
-        assets=with_automation(with_column_schemas(assets)),
+        assets=[*with_automation(with_column_schemas(assets)), run_health_asset],
         asset_checks=[freshness.scores_on_time],
         jobs=build_jobs(),
         sensors=[
             automation_sensor(),
             freshness.scores_freshness_sensor,
             alerts.run_failure_alert,
+            run_health_sensor,
         ],
         # Run config cannot redirect a resource (or its credentials) anywhere else.
         resources=fixed_by_environment(

@@ -30,7 +30,7 @@ JOB_SPECS = (
     (
         "scoring_and_save_job",
         SCORING,
-        "Merge, score and save (Parquet, Postgres if configured, qlib directory) and report.",
+        "Merge, score, save (Parquet, Postgres if configured, qlib directory) and report.",
     ),
     (
         "daily_full_pipeline_job",

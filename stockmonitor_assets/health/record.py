@@ -1,0 +1,109 @@
+"""Recording a run's health, from inside the run: started when the run's resources are set
+up (the IO manager's `setup_for_execution`), written when they are torn down, after the last
+step, also when a step failed. Step times come from Dagster's step statistics; CPU, memory
+and rows from the probe (health/probe.py).
+
+STOCKMONITOR_RUN_HEALTH=off turns it off (it measured under 2 % of a year run: bench/RESULTS.md).
+"""
+
+import datetime as dt
+import logging
+
+import dagster as dg
+
+from stockmonitor_assets import settings
+from stockmonitor_assets.health import probe, store
+from stockmonitor_assets.health.table import health_frame
+from stockmonitor_assets.storage import PartitionStore
+from stockmonitor_assets.trading_calendar import partition_date, sessions
+
+ENABLED = "STOCKMONITOR_RUN_HEALTH"
+FAILED_STEP = "FAILURE"
+log = logging.getLogger(__name__)
+
+
+def enabled() -> bool:
+    return (settings.get(ENABLED, "on") or "on").lower() not in ("off", "0", "false", "no")
+
+
+def run_started(context: dg.InitResourceContext) -> None:
+    if enabled() and context.run_id:
+        probe.begin(context.run_id)
+
+
+def run_finished(context: dg.InitResourceContext, partition_store: PartitionStore) -> None:
+    """Write the run's step figures (steps that ran in this process) to the health table."""
+    measured = probe.end(context.run_id or "")
+    if measured is None or context.instance is None or context.dagster_run is None:
+        return
+    try:
+        frame = steps_frame(context.instance, context.dagster_run, measured)
+        store.write_run(partition_store, frame)
+        log.info(_summary_line(frame))
+    except Exception as exc:  # health must never fail the run it measures
+        log.warning(f"run health not recorded for run {context.run_id}: {exc}")
+
+
+def steps_frame(instance: dg.DagsterInstance, run: dg.DagsterRun, measured: probe.Probe):
+    """RUN_HEALTH rows of the steps of `run` that started while `measured` was sampling."""
+    first, last, count = run_partitions(run.tags)
+    stats = [
+        s
+        for s in instance.get_run_step_stats(run.run_id)
+        if s.start_time is not None and s.start_time >= measured.times[0] - 1
+    ]
+    failed = any(s.status is not None and s.status.value == FAILED_STEP for s in stats)
+    rows = []
+    for s in stats:
+        end = s.end_time or measured.times[-1]
+        cpu, rss = measured.usage(s.start_time, end)
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "step_key": s.step_key,
+                "job_name": run.job_name,
+                "run_outcome": "failure" if failed else "success",
+                "step_outcome": s.status.value if s.status is not None else None,
+                "started_at": _utc(s.start_time),
+                "ended_at": _utc(end),
+                "wall_s": end - s.start_time,
+                "cpu_s": cpu,
+                "rows_read": measured.rows_read(s.start_time, end),
+                "rows_written": measured.rows_written.get(s.step_key, 0),
+                "peak_rss_bytes": rss,
+                "first_partition": first,
+                "last_partition": last,
+                "partitions": count,
+                "recorded_by": "run",
+            }
+        )
+    return health_frame(rows)
+
+
+def run_partitions(tags: dict[str, str]) -> tuple[str | None, str | None, int]:
+    """(first key, last key, number of keys) the run targets, from its partition tags."""
+    single = tags.get("dagster/partition")
+    if single:
+        return single, single, 1
+    first = tags.get("dagster/asset_partition_range_start")
+    last = tags.get("dagster/asset_partition_range_end")
+    if not (first and last):
+        return None, None, 0
+    try:
+        return first, last, len(sessions(partition_date(first), partition_date(last)))
+    except ValueError:
+        return first, last, 0
+
+
+def _utc(epoch: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+def _summary_line(frame) -> str:
+    wall = frame["wall_s"].sum()
+    return (
+        f"run health: {frame['job_name'][0]} run {frame['run_id'][0][:8]} "
+        f"{frame['run_outcome'][0]}: {len(frame)} steps, {wall:.1f} s, "
+        f"CPU {frame['cpu_s'].sum():.1f} s, {frame['rows_written'].sum():,} rows written, "
+        f"peak RSS {frame['peak_rss_mib'].max() or 0:.0f} MiB"
+    )
