@@ -113,9 +113,11 @@ PROBE = """(() => {
             width: r.width, height: r.height};
   });
   const glyph = ch => { const c = document.createElement('canvas'); c.width = c.height = 40;
-    const x = c.getContext('2d'); x.font = getComputedStyle(document.body).fontSize.replace(/.*/, '32px ') +
-      getComputedStyle(document.body).fontFamily; x.fillText(ch, 2, 34); return c.toDataURL(); };
-  const cjk = new Set(['强', '势', '股', '涨']).size === new Set(['强', '势', '股', '涨'].map(glyph)).size;
+    const x = c.getContext('2d');
+    x.font = '32px ' + getComputedStyle(document.body).fontFamily;
+    x.fillText(ch, 2, 34); return c.toDataURL(); };
+  const chars = ['强', '势', '股', '涨'];
+  const cjk = new Set(chars.map(glyph)).size === chars.length;
   const pre = document.createElement('pre'); pre.id = 'probe';
   pre.textContent = 'PROBE' + JSON.stringify({charts, cjk,
     sections: [...document.querySelectorAll('section')].map(s => s.id)});
