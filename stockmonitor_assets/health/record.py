@@ -8,6 +8,7 @@ STOCKMONITOR_RUN_HEALTH=off turns it off (it measured under 2 % of a year run: b
 
 import datetime as dt
 import logging
+import time
 
 import dagster as dg
 
@@ -37,9 +38,11 @@ def run_finished(context: dg.InitResourceContext, partition_store: PartitionStor
     if measured is None or context.instance is None or context.dagster_run is None:
         return
     try:
+        began = time.perf_counter()
         frame = steps_frame(context.instance, context.dagster_run, measured)
         store.write_run(partition_store, frame)
-        log.info(_summary_line(frame))
+        took = time.perf_counter() - began
+        log.info(f"{_summary_line(frame)}; {len(measured.times)} samples, recorded in {took:.3f} s")
     except Exception as exc:  # health must never fail the run it measures
         log.warning(f"run health not recorded for run {context.run_id}: {exc}")
 
