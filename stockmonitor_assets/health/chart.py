@@ -28,12 +28,12 @@ TABLE_COLUMNS = (
 def chart_png(runs: pl.DataFrame, withheld: pl.DataFrame, last: int = LAST_RUNS) -> bytes:
     """Four panels over the last `last` runs (oldest left) and the stored days' withheld rows."""
     recent = runs.tail(last)
-    image, draw = pngchart.canvas(900, 420)
+    image, draw = pngchart.canvas(860, 420)
     outcome_colors = [[OK if o == "success" else FAILED] for o in recent["run_outcome"]]
     labels = [""] * len(recent)
     pngchart.columns(
         draw,
-        (60, 30, 430, 180),
+        (50, 30, 400, 180),
         [[v or 0.0] for v in recent["wall_s"]],
         outcome_colors,
         labels,
@@ -42,7 +42,7 @@ def chart_png(runs: pl.DataFrame, withheld: pl.DataFrame, last: int = LAST_RUNS)
     )
     pngchart.columns(
         draw,
-        (510, 30, 880, 180),
+        (490, 30, 820, 180),
         [[v or 0.0] for v in recent["rows_per_s"]],
         [[NEUTRAL]] * len(recent),
         labels,
@@ -50,7 +50,7 @@ def chart_png(runs: pl.DataFrame, withheld: pl.DataFrame, last: int = LAST_RUNS)
     )
     pngchart.line(
         draw,
-        (60, 240, 430, 390),
+        (50, 240, 400, 390),
         recent["failure_rate"].to_list(),
         FAILED,
         high=1.0,
@@ -60,7 +60,7 @@ def chart_png(runs: pl.DataFrame, withheld: pl.DataFrame, last: int = LAST_RUNS)
     days = withheld.tail(last)
     pngchart.columns(
         draw,
-        (510, 240, 880, 390),
+        (490, 240, 820, 390),
         [[v] for v in days["withheld"]],
         [["#e67e22"]] * len(days),
         [d if i in (0, len(days) - 1) else "" for i, d in enumerate(days["day"])],
