@@ -18,13 +18,12 @@ from stockmonitor_assets.health.table import health_frame
 from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets.trading_calendar import partition_date, sessions
 
-ENABLED = "STOCKMONITOR_RUN_HEALTH"
 FAILED_STEP = "FAILURE"
 log = logging.getLogger(__name__)
 
 
 def enabled() -> bool:
-    return (settings.get(ENABLED, "on") or "on").lower() not in ("off", "0", "false", "no")
+    return (settings.get(settings.RUN_HEALTH) or "on").lower() not in ("off", "0", "false", "no")
 
 
 def run_started(context: dg.InitResourceContext) -> None:

@@ -56,8 +56,8 @@ def load_report(store: PartitionStore, day: dt.date) -> tables.DailyReport:
         previous = store.read("scores", partition_key(previous_day), ("order_book_id", "rank"))
     else:
         previous_day = None
-    draft = tables.build_report(day, merged, scores, previous, previous_day)
-    names = draft.top.head(tables.CHART_NAMES).select("order_book_id", "symbol")
+    top = tables.leaders(tables.day_frame(merged, scores), n=tables.CHART_NAMES)
+    names = top.select("order_book_id", "symbol")
     history = _history(store, [*stored, key], names, day)
     return tables.build_report(day, merged, scores, previous, previous_day, history)
 

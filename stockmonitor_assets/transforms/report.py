@@ -269,11 +269,6 @@ def factor_coverage(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def chart_names(top: pl.DataFrame, n: int = CHART_NAMES) -> list[str]:
-    """The stocks whose recent history is charted: the day's `n` best."""
-    return top["order_book_id"].head(n).to_list()
-
-
 def name_history(
     merged: pl.DataFrame, scores: pl.DataFrame, names: pl.DataFrame, day: dt.date
 ) -> pl.DataFrame:
