@@ -120,6 +120,36 @@ def bench_import(root: Path) -> None:
     print(table(["tree", "median s", "min", "max"], [[n, *_stats(w)] for n, w in walls.items()]))
     print(f"ratio this branch / main: {median(walls['this branch']) / median(walls['main']):.3f}")
     print(f"plotting modules loaded by the import: {heavy.strip()}")
+    shares = [_new_module_share(env) for _ in range(5)]
+    print(
+        "share of the import spent in this branch's new modules (-X importtime, same process): "
+        f"median {median([s for s, _ in shares]):.1%} "
+        f"({', '.join(f'{ms:.0f} ms' for _, ms in shares)})"
+    )
+
+
+NEW_MODULES = (
+    "stockmonitor_assets.health",
+    "stockmonitor_assets.assets.report",
+    "stockmonitor_assets.pngchart",
+)
+
+
+def _new_module_share(env: dict[str, str]) -> tuple[float, float]:
+    """(share of the definitions' import, ms): self times of the new modules, one process."""
+    probe = [sys.executable, "-X", "importtime", "-c", "import stockmonitor_assets.definitions"]
+    err = subprocess.run(probe, cwd=REPO, env=env, capture_output=True, text=True).stderr
+    total = added = 0
+    for line in err.splitlines():
+        parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
+        if len(parts) != 3 or not parts[0].isdigit():
+            continue
+        own, cumulative, name = int(parts[0]), int(parts[1]), parts[2]
+        if name == "stockmonitor_assets.definitions":
+            total = cumulative
+        if any(name == m or name.startswith(m + ".") for m in NEW_MODULES):
+            added += own
+    return added / total, added / 1000
 
 
 def bench_year(root: Path, stocks: int, reps: int) -> None:
