@@ -1,7 +1,8 @@
 """The daily report's and run health's costs (issue 22), measured side by side.
 
 Usage: python bench/bench_report_health.py [--stocks 5000] [--reps 2] [--report-reps 7]
-                                           [--only report|import|year] [--keep]
+                                           [--only report|import|sampler|year] [--keep]
+                                           [--cache DIR]
 
 1. report: one day of the demo market at `--stocks`, after 61 stored sessions (the chart of
    the top names reads 60): `publish_report` (read, tables, HTML, write) and the UI preview
@@ -9,7 +10,8 @@ Usage: python bench/bench_report_health.py [--stocks 5000] [--reps 2] [--report-
    `stockmonitor report --date D` as a fresh process (imports included).
 2. import: `python -c "import stockmonitor_assets.definitions"` of this checkout beside
    main's (exported with `git archive main`), interleaved, 7 times each.
-3. year: `dagster asset materialize` over 2024 on the embedded instance, three variants
+3. sampler: the cost of one run-health sample (process CPU time and RSS), in-process.
+4. year: `dagster asset materialize` over 2024 on the embedded instance, three variants
    interleaved `--reps` times: every asset with run health on (the default), every asset
    with STOCKMONITOR_RUN_HEALTH=off, and every asset but daily_report with health off (what
    the report adds to a range run: one more asset's materialization per partition). The
@@ -190,6 +192,19 @@ def bench_year(root: Path, stocks: int, reps: int) -> None:
                  "health recording s"], rows))  # fmt: skip
 
 
+def bench_sampler() -> None:
+    """The run-health sampler's own cost: one sample (process CPU, RSS from /proc)."""
+    from stockmonitor_assets.health.probe import SAMPLE_S, Probe
+
+    probe, n = Probe("bench"), 5000
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        probe.sample()
+    wall, cpu = (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
+    print(f"\n### sampler: {wall * 1e6:.0f} us wall, {cpu * 1e6:.1f} us CPU per sample; "
+          f"every {SAMPLE_S} s that is {cpu / SAMPLE_S:.4%} of one core")  # fmt: skip
+
+
 def _stats(values: list[float]) -> list[str]:
     return [f"{statistics.median(values):.3f}", f"{min(values):.3f}", f"{max(values):.3f}"]
 
@@ -199,7 +214,7 @@ def main() -> None:
     parser.add_argument("--stocks", type=int, default=5000)
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--report-reps", type=int, default=7)
-    parser.add_argument("--only", choices=["report", "import", "year"])
+    parser.add_argument("--only", choices=["report", "import", "sampler", "year"])
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--cache", help="a CACHE_DIR holding the demo years (copied; else cold)")
     args = parser.parse_args()
@@ -209,6 +224,8 @@ def main() -> None:
             shutil.copytree(args.cache, root / "cache")
         if args.only in (None, "import"):
             bench_import(root)
+        if args.only in (None, "sampler"):
+            bench_sampler()
         if args.only in (None, "report"):
             bench_report(root, args.stocks, args.report_reps)
         if args.only in (None, "year"):
