@@ -32,6 +32,7 @@ def test_a_run_writes_both_files_in_log_dir(tmp_path, monkeypatch):
     """The in-process door (`stockmonitor run --in-process`, tests, execute_job)."""
     monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setenv("STOCKMONITOR_CHUNK_DAYS", "1")  # a progress line per day
+    monkeypatch.setenv("STOCKMONITOR_RUN_HEALTH", "on")  # and a run-health line
     overrides = {"python_logs": python_logs(REPO / "dagster.yaml")}
     with dg.instance_for_test(overrides=overrides) as instance:
         pipeline = Pipeline(tmp_path / "data", DemoMarket(seed=3, universe_size=40), instance)
@@ -50,6 +51,7 @@ def test_dagster_asset_materialize_writes_the_logs_of_its_working_directory(tmp_
     shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "DB_", "LOG_"))}
     env |= {"DATA_DIR": str(tmp_path / "data"), "STOCKMONITOR_UNIVERSE_SIZE": "30"}
+    env |= {"STOCKMONITOR_RUN_HEALTH": "on"}
     dagster = Path(sys.executable).parent / "dagster"
     command = [str(dagster), "asset", "materialize", "-m", "stockmonitor_assets.definitions"]
     command += ["--select", "instruments", "--partition", DAY]

@@ -20,6 +20,7 @@ MODULE_OF = {
     "mytt": "MyTT",
     "moto[server]": "moto.server",
     "pyqlib": "qlib",
+    "pillow": "PIL",
 }
 
 

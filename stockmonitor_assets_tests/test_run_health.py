@@ -3,6 +3,7 @@ recorded nothing gets its outcome from the sensor, the failure rate counts them 
 table reaches Postgres, and `stockmonitor health` prints it."""
 
 import uuid
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -16,7 +17,7 @@ from stockmonitor_assets.health import store
 from stockmonitor_assets.health.sensor import RUN_HEALTH, run_health_sensor
 from stockmonitor_assets.health.table import RUN_ROW, run_summary
 from stockmonitor_assets.sources.demo import DemoMarket
-from stockmonitor_assets.storage import PartitionStore
+from stockmonitor_assets.storage import PACKAGE_DIR, PartitionStore
 from stockmonitor_assets_tests.conftest import MARKET_ASSETS, Pipeline
 
 DAY = "2024-06-07"
@@ -31,17 +32,18 @@ class VendorDown(DemoMarket):
 
 @pytest.fixture
 def runs(tmp_path, monkeypatch):
-    """A succeeded, a failed and an unmeasured (failed) run on one instance."""
+    """A succeeded run, a failed one, and one failing before any step, on one instance."""
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STOCKMONITOR_RUN_HEALTH", "on")
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
         good = Pipeline(tmp_path / "data", DemoMarket(seed=3, universe_size=40), instance)
         ok = good.materialize(MARKET_ASSETS, DAY)
         bad = Pipeline(tmp_path / "data", VendorDown(seed=3, universe_size=40), instance)
         failed = bad.materialize(MARKET_ASSETS, DAY, raise_on_error=False)
-        monkeypatch.setenv("STOCKMONITOR_RUN_HEALTH", "off")
-        unmeasured = bad.materialize(MARKET_ASSETS, DAY, raise_on_error=False)
-        monkeypatch.delenv("STOCKMONITOR_RUN_HEALTH")
+        # The IO manager refuses a data directory inside the package: no step starts.
+        refused = Pipeline(Path(PACKAGE_DIR) / "data", DemoMarket(seed=3), instance)
+        unmeasured = refused.materialize(MARKET_ASSETS, DAY, raise_on_error=False)
         assert ok.success and not failed.success and not unmeasured.success
         yield instance, good, (ok.run_id, failed.run_id, unmeasured.run_id)
 
@@ -49,7 +51,7 @@ def runs(tmp_path, monkeypatch):
 def test_a_succeeded_and_a_failed_run_are_recorded_with_plausible_figures(runs):
     _, pipeline, (ok, failed, unmeasured) = runs
     steps = store.read_all(PartitionStore(str(pipeline.data_dir)))
-    assert set(steps["run_id"]) == {ok, failed}  # the unmeasured run waits for the sensor
+    assert set(steps["run_id"]) == {ok, failed}  # the refused run waits for the sensor
     good = steps.filter(pl.col("run_id") == ok)
     assert set(good["step_key"]) == {a.key.to_user_string() for a in MARKET_ASSETS}
     assert (good["run_outcome"] == "success").all() and (good["step_outcome"] == "SUCCESS").all()
@@ -65,7 +67,9 @@ def test_a_succeeded_and_a_failed_run_are_recorded_with_plausible_figures(runs):
     assert bad.filter(pl.col("step_key") == "raw_ohlcv")["wall_s"].item() > 0
 
 
-def test_the_sensor_records_unmeasured_runs_and_the_failure_rate_counts_every_run(runs):
+def test_the_sensor_records_unmeasured_runs_and_the_failure_rate_counts_every_run(
+    runs, monkeypatch
+):
     instance, pipeline, (ok, failed, unmeasured) = runs
     context = dg.build_sensor_context(instance=instance, resources={"database": PostgresResource()})
     result = run_health_sensor(context)
@@ -80,11 +84,14 @@ def test_the_sensor_records_unmeasured_runs_and_the_failure_rate_counts_every_ru
     assert summary["run_id"].to_list() == [ok, failed, unmeasured]
     assert summary["failure_rate"].to_list() == pytest.approx([0.0, 1 / 2, 2 / 3])
     assert event.metadata["failure_rate"].value == pytest.approx(2 / 3)
-    # Nothing finished since: the next tick skips, and the table is unchanged.
+    # Nothing finished since: the next tick skips; with run health off, every tick does.
     context = dg.build_sensor_context(
         instance=instance, cursor=result.cursor, resources={"database": PostgresResource()}
     )
     assert isinstance(run_health_sensor(context), dg.SkipReason)
+    monkeypatch.setenv("STOCKMONITOR_RUN_HEALTH", "off")
+    context = dg.build_sensor_context(instance=instance, resources={"database": PostgresResource()})
+    assert "off" in run_health_sensor(context).skip_message
 
 
 def test_stockmonitor_health_prints_the_runs_newest_first(runs):

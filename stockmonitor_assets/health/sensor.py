@@ -16,7 +16,7 @@ import polars as pl
 
 from stockmonitor_assets import settings
 from stockmonitor_assets.database import PostgresResource
-from stockmonitor_assets.health import chart, store
+from stockmonitor_assets.health import chart, record, store
 from stockmonitor_assets.health.record import run_partitions
 from stockmonitor_assets.health.table import RUN_ROW, health_frame, run_summary, withheld_per_day
 from stockmonitor_assets.storage import PartitionStore
@@ -49,6 +49,8 @@ run_health_asset = dg.AssetSpec(
     description="Records the outcome of finished runs and charts run health (asset run_health).",
 )
 def run_health_sensor(context: dg.SensorEvaluationContext, database: PostgresResource):
+    if not record.enabled():
+        return dg.SkipReason(f"run health is off ({settings.RUN_HEALTH})")
     since = float(context.cursor) if context.cursor else 0.0
     records = finished_runs(context.instance, since)
     if not records:

@@ -42,7 +42,7 @@ query { assetNodeOrError(assetKey: {path: ["run_health"]}) { ... on AssetNode {
 def test_every_door_logs_and_records_health_and_the_ui_shows_report_and_health(tmp_path):
     workdir, data = tmp_path / "repo", tmp_path / "data"
     env = {"DATA_DIR": str(data), "LOG_DIR": str(tmp_path / "logs")}
-    env |= {"STOCKMONITOR_UNIVERSE_SIZE": "60"}
+    env |= {"STOCKMONITOR_UNIVERSE_SIZE": "60", "STOCKMONITOR_RUN_HEALTH": "on"}
     workdir.mkdir()
     shutil.copy(REPO / "dagster.yaml", workdir / "dagster.yaml")
     cli_env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")} | env
