@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from stockmonitor_assets_tests.test_daily_report import SCREENSHOT_TOOL
@@ -69,6 +70,10 @@ def test_every_door_logs_and_records_health_and_the_ui_shows_report_and_health(t
     assert "STEP_FAILURE" in dagster_log and "was never written" in dagster_log
     recorded = {p.stem for p in (data / "_health").glob("*.parquet")}
     assert {r["runId"] for r in [*ok_runs, *bad_runs]} <= recorded
+    steps = set()  # every step of the backfill, whichever process ran it
+    for run in ok_runs:
+        steps |= set(pl.read_parquet(data / "_health" / f"{run['runId']}.parquet")["step_key"])
+    assert {"merged", "scores", "daily_report"} <= steps
     if shots is None:
         pytest.skip("chromium or the screenshot tool is missing: no UI screenshots taken")
     report_text, health_text = shots
