@@ -83,8 +83,9 @@ def test_a_re_run_writes_the_same_page_apart_from_its_timestamps():
     again = pipeline.materialize([report.daily_report], LAST)
     assert again.success
     second = path.read_text()
-    assert first != second  # the timestamps moved...
-    assert without_stamps(first) == without_stamps(second)  # ...and nothing else did
+    # Equal once the named timestamps are taken out (each found exactly once); the
+    # timestamps themselves move with the clock (they may match within one second).
+    assert without_stamps(first) == without_stamps(second)
 
 
 def test_the_report_names_each_section_and_the_day_s_top_stock():
