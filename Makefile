@@ -33,6 +33,7 @@ demo: $(VENV)/.installed
 	@echo "Read them with polars:  pl.read_parquet('$(DATA_DIR)/scores/*.parquet')"
 	@echo "Open the Dagster UI:    make ui   (then browse http://127.0.0.1:3000; run log: logs/demo.log)"
 	@echo "Use the commands:       . .venv/bin/activate   (then: stockmonitor list, dagster asset materialize ...)"
+	@echo "Latest market report:   $$($(BIN)/stockmonitor report | cut -d' ' -f2-)"
 
 # DAGSTER_HOME is the repo root: its dagster.yaml keeps runs under ./.dagster_home (without it,
 # `dagster dev` announces a temporary directory it does not actually use for them).

@@ -164,6 +164,36 @@ def run(
     )
 
 
+@main.command()
+@click.option("--date", "day", help="Trading day YYYY-MM-DD (default: the latest scored day).")
+@click.option("--open", "open_", is_flag=True, help="Open it in a web browser, if there is one.")
+def report(day: str | None, open_: bool) -> None:
+    """Write (or locate, when it is newer than its inputs) a day's market report (HTML)."""
+    from stockmonitor_assets import report_files
+
+    try:
+        path, written = report_files.ensure_report(day)
+    except report_files.ReportError as exc:
+        raise InputError(str(exc)) from None
+    click.echo(f"{'wrote' if written else 'report'} {path}")
+    if open_ and not report_files.open_in_browser(path):
+        click.echo("no web browser available here; open the file above", err=True)
+
+
+@main.command()
+@click.option("--last", "last", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--job", "job_name", help="Only runs of this job (e.g. daily_full_pipeline_job).")
+@click.option("--run", "run_id", help="The steps of one run (its id, or the id's first chars).")
+def health(last: int, job_name: str | None, run_id: str | None) -> None:
+    """Run health: wall and CPU time, rows, rows/s, peak memory and outcome of recent runs."""
+    from stockmonitor_assets.health import report_cli
+
+    try:
+        click.echo(report_cli.health_text(last, job_name, run_id))
+    except report_cli.HealthError as exc:
+        raise InputError(str(exc)) from None
+
+
 def _launch_and_follow(job: dg.JobDefinition, selected, config: dict, instance, in_process: bool):
     """Start one run for the whole selection and follow it with a progress bar."""
     from stockmonitor_assets import cli_launch

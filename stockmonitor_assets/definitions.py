@@ -7,11 +7,20 @@ environment; `dagster dev` and the daemon load `defs`.
 import dagster as dg
 
 from stockmonitor_assets import alerts, settings
-from stockmonitor_assets.assets import database, freshness, indicators, market, qlib_export, scoring
+from stockmonitor_assets.assets import (
+    database,
+    freshness,
+    indicators,
+    market,
+    qlib_export,
+    report,
+    scoring,
+)
 from stockmonitor_assets.assets.metadata import with_column_schemas
 from stockmonitor_assets.automation import automation_sensor, with_automation
 from stockmonitor_assets.database import postgres_from_env
 from stockmonitor_assets.guards import guarded_in_process_executor
+from stockmonitor_assets.health.sensor import run_health_asset, run_health_sensor
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.jobs import build_jobs
 from stockmonitor_assets.resources import fixed_by_environment, market_data_from_env
@@ -21,18 +30,21 @@ from stockmonitor_assets.thresholds import thresholds_from_env
 def build_defs() -> dg.Definitions:
     """The Definitions as the current environment configures them."""
     saves_scores = settings.database_configured()
-    modules = [market, indicators, scoring, qlib_export, *([database] if saves_scores else [])]
+    modules = [market, indicators, scoring, qlib_export, report]
+    if saves_scores:
+        modules.append(database)
     assets = with_automation(with_column_schemas(dg.load_assets_from_modules(modules)))
     if not saves_scores:
         assets.append(database.unconfigured_scores_table())
     return dg.Definitions(
-        assets=assets,
+        assets=[*assets, run_health_asset],
         asset_checks=[freshness.scores_on_time],
         jobs=build_jobs(saves_scores),
         sensors=[
             automation_sensor(),
             freshness.scores_freshness_sensor,
             alerts.run_failure_alert,
+            run_health_sensor,
         ],
         # Run config cannot redirect a resource (or its credentials) anywhere else.
         resources=fixed_by_environment(

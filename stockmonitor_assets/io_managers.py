@@ -18,6 +18,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from stockmonitor_assets.health import probe, record
 from stockmonitor_assets.schemas import TABLES
 from stockmonitor_assets.storage import PartitionStore, StoredPartitions, check_local_data_dir
 
@@ -35,6 +36,11 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if "://" not in self.base_dir:
             check_local_data_dir(self.base_dir)
+        # Every step of the project needs this resource: the run's health is measured here.
+        record.run_started(context)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        record.run_finished(context, self.store)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
@@ -43,16 +49,20 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         keys = list(context.asset_partition_keys)
         table, store, written = TABLES[asset], self.store, 0
         conform = (lambda f: f) if getattr(obj, "conformed", False) else table.conform
+        rows = 0
         for key, frame in _partition_items(asset, keys, obj):
-            store.write(asset, key, conform(_collect(frame)))
-            written += 1
+            frame = conform(_collect(frame))
+            store.write(asset, key, frame)
+            written, rows = written + 1, rows + len(frame)
+        probe.count_written(context.run_id, context.step_key, rows)
         context.add_output_metadata(
             {"path": dg.MetadataValue.path(str(store.root / asset)), "partitions_written": written}
         )
 
     def load_input(self, context: dg.InputContext) -> StoredPartitions:
         asset = context.asset_key.to_user_string()
-        return StoredPartitions(self.store, asset, list(context.asset_partition_keys))
+        keys = list(context.asset_partition_keys)
+        return StoredPartitions(self.store, asset, keys, lambda f: probe.count_read(len(f)))
 
 
 def _partition_items(asset: str, keys: list[str], obj: Any):

@@ -13,7 +13,7 @@ SYNC_ASSETS = (*SOURCE_ASSETS, "completed_ohlcv")
 SYNC = dg.AssetSelection.assets(*SYNC_ASSETS)
 COMPLETION = dg.AssetSelection.assets("completed_ohlcv")
 INDICATORS = dg.AssetSelection.assets("technical_indicators", "fundamental_indicators")
-SCORING = dg.AssetSelection.assets("merged", "scores", "qlib_provider")
+SCORING = dg.AssetSelection.assets("merged", "scores", "qlib_provider", "daily_report")
 SAVING = dg.AssetSelection.assets("scores_table")  # only where a database is configured
 
 # (name, selection, description). Partitioning is inferred from the assets: every one is on
@@ -29,7 +29,7 @@ JOB_SPECS = (
     (
         "scoring_and_save_job",
         SCORING,
-        "Merge, score and save (Parquet, Postgres if configured, qlib directory).",
+        "Merge, score, save (Parquet, Postgres if configured, qlib directory) and report.",
     ),
     (
         "daily_full_pipeline_job",

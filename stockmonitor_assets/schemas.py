@@ -329,3 +329,31 @@ TABLES: dict[str, TableSchema] = {
     for t in list(globals().values())
     if isinstance(t, TableSchema) and t is not BUILTIN_TECHNICAL
 }
+
+RUN_OUTCOMES = ("success", "failure", "canceled", "running")
+
+# One row per run and step (health/; step_key RUN_ROW for a run that recorded no step). Not an
+# asset's partition table, so defined after TABLES.
+RUN_HEALTH = TableSchema(
+    "run_health",
+    (
+        Column("run_id", pl.String(), "Dagster run id", False),
+        Column("step_key", pl.String(), "step (one asset, or several of a multi-asset)", False),
+        Column("job_name", pl.String(), "job of the run (__ASSET_JOB: an ad-hoc selection)"),
+        Column("run_outcome", pl.Enum(RUN_OUTCOMES), "how the run ended", False),
+        Column("step_outcome", pl.String(), "Dagster's step status (SUCCESS, FAILURE, ...)"),
+        Column("started_at", pl.Datetime("us", "UTC"), "step start"),
+        Column("ended_at", pl.Datetime("us", "UTC"), "step end"),
+        _f64("wall_s", "step wall-clock seconds"),
+        _f64("cpu_s", "process CPU seconds (all threads) during the step"),
+        Column("rows_read", pl.Int64(), "rows of the partitions the step loaded as inputs"),
+        Column("rows_written", pl.Int64(), "rows of the Parquet partitions the step wrote"),
+        _f64("rows_per_s", "rows_written / wall_s"),
+        _f64("peak_rss_mib", "largest resident memory of the run's process during the step"),
+        Column("first_partition", pl.String(), "first partition key of the run"),
+        Column("last_partition", pl.String(), "last partition key of the run"),
+        Column("partitions", pl.Int64(), "partition keys the run targets"),
+        Column("recorded_by", pl.String(), "run (measured in the run) or sensor (outcome only)"),
+    ),
+    key=("run_id", "step_key"),
+)

@@ -23,6 +23,7 @@ FACTORS = "STOCKMONITOR_FACTORS"  # modules of users' factors (plugins.py)
 DATA_DIR = "DATA_DIR"
 CACHE_DIR = "CACHE_DIR"
 LOG_DIR = "LOG_DIR"
+RUN_HEALTH = "STOCKMONITOR_RUN_HEALTH"  # "off": runs do not measure their health
 DB_VARS = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD")
 # stock_scores' own login where it differs from the Dagster instance's DB_USER (deploy/: a
 # writer role that cannot touch Dagster's tables, in the container that also holds the

@@ -8,7 +8,7 @@ Dagster hands over between steps) and the assets that read history beyond their 
 import io
 import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import polars as pl
 from upath import UPath
@@ -110,14 +110,24 @@ class StoredPartitions(Mapping[str, pl.DataFrame]):
     step asks for a chunk of days, so memory follows the chunk, not the range.
     """
 
-    def __init__(self, store: PartitionStore, asset: str, keys: Sequence[str]):
+    def __init__(
+        self,
+        store: PartitionStore,
+        asset: str,
+        keys: Sequence[str],
+        on_read: Callable[[pl.DataFrame], None] | None = None,
+    ):
         self.store, self.asset, self._keys = store, asset, list(keys)
         self._known = set(self._keys)
+        self.on_read = on_read  # sees every frame read (run health counts its rows)
 
     def __getitem__(self, key: str) -> pl.DataFrame:
         if key not in self._known:
             raise KeyError(key)
-        return self.store.read(self.asset, key)
+        frame = self.store.read(self.asset, key)
+        if self.on_read is not None:
+            self.on_read(frame)
+        return frame
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)

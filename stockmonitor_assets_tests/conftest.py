@@ -21,6 +21,10 @@ from stockmonitor_assets.thresholds import QualityThresholds
 _OWN_CACHE_DIR = None
 if "CACHE_DIR" not in os.environ:
     _OWN_CACHE_DIR = os.environ["CACHE_DIR"] = tempfile.mkdtemp(prefix="stockmonitor-test-cache-")
+# Run health writes a Parquet record per run under DATA_DIR/_health; tests comparing every
+# Parquet file of a data directory before and after a run would see it. Off unless a test
+# (test_run_health, test_log_files, ui/test_ui_report_health) turns it on.
+os.environ.setdefault("STOCKMONITOR_RUN_HEALTH", "off")
 
 MARKET_ASSETS = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
 

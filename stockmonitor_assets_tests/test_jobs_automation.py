@@ -74,6 +74,7 @@ def test_the_five_jobs_are_partitioned_on_trading_days_and_source_assets_share_o
         assert job.partitions_def == trading_day_partitions
     pools = {
         key.to_user_string(): defs.resolve_assets_def(key).op.pool
+        # scores_table without a database and run_health are not executable: no op, no pool.
         for key in defs.resolve_asset_graph().materializable_asset_keys
     }
     calling = {"instruments", "raw_ohlcv", "completed_ohlcv", "fundamentals"}

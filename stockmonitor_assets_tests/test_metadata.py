@@ -36,7 +36,9 @@ def test_every_table_asset_declares_its_column_schema():
     keys = graph.materializable_asset_keys
     specs = {k.to_user_string(): graph.get(k).to_asset_spec() for k in keys}
     declared = {n for n, s in specs.items() if "dagster/column_schema" in s.metadata}
-    assert declared == set(specs) - {"scores_table", "qlib_provider"}
+    # scores_table is stock_scores in Postgres, qlib_provider a qlib directory, daily_report an
+    # HTML page: no table.
+    assert declared == set(specs) - {"scores_table", "qlib_provider", "daily_report"}
     for name in declared:
         columns = specs[name].metadata["dagster/column_schema"].columns
         assert [c.name for c in columns] == [c.name for c in TABLES[name].columns]

@@ -21,6 +21,7 @@ MODULE_OF = {
     "moto[server]": "moto.server",
     "pyqlib": "qlib",
     "pytest-xdist": "xdist",
+    "pillow": "PIL",
 }
 
 

@@ -9,6 +9,7 @@ checks are gathered on the way.
 """
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import dagster as dg
@@ -31,6 +32,8 @@ from stockmonitor_assets.trading_calendar import (
 Partitions = StoredPartitions
 # A day's frame -> a verdict of one rule on that day.
 Judge = Callable[[str, pl.DataFrame], Outcome]
+# A project logger: progress reaches the run's event log and $LOG_DIR/stockmonitor.log.
+log = logging.getLogger(__name__)
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
@@ -112,7 +115,7 @@ class DayStream:
                 self.written += 1
                 yield key, frame
             if len(self.days) > len(chunk):
-                self.context.log.info(
+                log.info(
                     f"{self.asset}: {self.written}/{len(self.days)} days written "
                     f"(through {chunk[-1]})"
                 )

@@ -100,6 +100,9 @@ class Cli:
             STOCKMONITOR_SOURCE="demo",
             STOCKMONITOR_UNIVERSE_SIZE=str(UNIVERSE_SIZE),
             STOCKMONITOR_DEMO_SEED=str(DEMO_SEED),
+            # Off as in the rest of the suite (conftest.py): a run's health record is a
+            # Parquet file under DATA_DIR, which "writes nothing" checks would count.
+            STOCKMONITOR_RUN_HEALTH="off",
         )
         env.update(extra)
         return env
