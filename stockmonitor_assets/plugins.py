@@ -21,8 +21,6 @@ from importlib import metadata
 
 import polars as pl
 
-from stockmonitor_assets import settings
-
 FACTOR_GROUP = "stockmonitor.factors"
 SOURCE_GROUP = "stockmonitor.sources"
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -82,15 +80,16 @@ def validate(factor: object, origin: str, taken: Iterable[str]) -> Factor:
     return factor
 
 
-def discover_factors(taken: Iterable[str]) -> tuple[Factor, ...]:
-    """Every registered factor, validated; `taken` are the built-in column names."""
+def discover_factors(taken: Iterable[str], modules_setting: str | None) -> tuple[Factor, ...]:
+    """Every registered factor, validated; `taken` are the built-in column names and
+    `modules_setting` is STOCKMONITOR_FACTORS (comma-separated modules)."""
     found: list[tuple[object, str]] = []
     for entry in metadata.entry_points(group=FACTOR_GROUP):
         origin = f"entry point {entry.name} = {entry.value}"
         found.extend((f, origin) for f in _as_list(_load(entry.load, origin)))
-    modules = (m.strip() for m in (settings.get(settings.FACTORS) or "").split(","))
+    modules = (m.strip() for m in (modules_setting or "").split(","))
     for module in filter(None, modules):
-        origin = f"{settings.FACTORS} module {module}"
+        origin = f"STOCKMONITOR_FACTORS module {module}"
         loaded = _load(lambda m=module: importlib.import_module(m), origin)
         if not hasattr(loaded, "FACTORS"):
             raise PluginError(f"factor plug-in {origin} defines no FACTORS list")

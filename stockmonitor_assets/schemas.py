@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from stockmonitor_assets import plugins
+from stockmonitor_assets import plugins, settings
 
 BOARDS = ("main", "chinext", "star", "bse")
 FILL_REASONS = ("suspended", "missing_row", "missing_fields")
@@ -252,7 +252,8 @@ CUSTOM_FACTORS = plugins.discover_factors(
         *(f"z_{f}" for f in BUILTIN_FACTORS),
         *("listed_trading_days", "withheld_reason", "is_eligible", "ineligible_reason"),
         *("composite", "rank", "percentile", "score", "level", "code"),
-    }
+    },
+    modules_setting=settings.get(settings.FACTORS),
 )
 TECHNICAL_INDICATORS = TableSchema(
     "technical_indicators",
