@@ -17,8 +17,8 @@ import polars as pl
 import pytest
 
 from stockmonitor_assets_tests.test_daily_report import SCREENSHOT_TOOL
-from stockmonitor_assets_tests.ui.dagster_dev import dagster_dev, launch_ui_backfill
 from stockmonitor_assets_tests.ui.test_ui_backfill import wait_for_backfill
+from stockmonitor_testkit.dagster_dev import dagster_dev, launch_ui_backfill
 
 pytestmark = pytest.mark.slow
 
