@@ -9,8 +9,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from stockmonitor_assets.cli import main
-from stockmonitor_assets.cli_launch import LOCATION_NAME
+from stockmonitor_assets.cli.launch import LOCATION_NAME
+from stockmonitor_assets.cli.main import main
 from stockmonitor_assets.trading_calendar import partition_date, sessions
 
 # Runs start as soon as they are submitted (the queued default needs a dagster-daemon).

@@ -15,7 +15,7 @@ import threading
 import polars as pl
 import pytest
 
-from stockmonitor_assets.checkup import check_setup
+from stockmonitor_assets.cli.checkup import check_setup
 from stockmonitor_assets.sources.retry import RetryPolicy
 from stockmonitor_assets.sources.ricequant import Credentials, RiceQuantSource
 from stockmonitor_assets_tests.fake_rqdatac import FakeRQDatac

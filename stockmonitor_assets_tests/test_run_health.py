@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 from click.testing import CliRunner
 
-from stockmonitor_assets.cli import main
+from stockmonitor_assets.cli.main import main
 from stockmonitor_assets.database import PostgresResource
 from stockmonitor_assets.health import store
 from stockmonitor_assets.health.sensor import RUN_HEALTH, run_health_sensor

@@ -9,7 +9,7 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from stockmonitor_assets import checkup
+from stockmonitor_assets.cli import checkup
 from stockmonitor_assets.database import PostgresResource, postgres_from_env
 from stockmonitor_assets.resources import (
     MarketDataResource,

@@ -70,7 +70,7 @@ def execute_here(
     The run is found by the tag REQUEST_TAG=request_id (execute_job takes no run id).
     """
     job = dg.build_reconstructable_job(
-        "stockmonitor_assets.cli_launch", "job_named", reconstructable_args=(job_name,)
+        "stockmonitor_assets.cli.launch", "job_named", reconstructable_args=(job_name,)
     )
     with open_instance() as instance:
         return dg.execute_job(

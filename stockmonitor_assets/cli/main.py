@@ -2,7 +2,7 @@
 
 `stockmonitor run JOB` submits ONE run of the job (a date range is a single-run backfill of
 the range) the way the UI does: through a workspace and the instance's run coordinator
-(`cli_launch.py`), so the run is listed under its job in the UI with the code location's
+(`launch.py`), so the run is listed under its job in the UI with the code location's
 origin. The instance is $DAGSTER_HOME when set, else ./.dagster_home (what `make ui` uses).
 The terminal shows a progress bar over the run's asset partitions (per day of a range).
 
@@ -66,7 +66,7 @@ def main(ctx: click.Context, list_: bool, validate_: bool, show_config_: bool) -
 @main.command()
 def validate() -> None:
     """Check configuration, credentials, database and calendar; exit 1 listing problems."""
-    from stockmonitor_assets.checkup import check_setup, checklist
+    from stockmonitor_assets.cli.checkup import check_setup, checklist
 
     for name, checked, problem in checklist():
         click.echo(f"{'ok' if problem is None else 'PROBLEM':<8} {name:<14} {checked}")
@@ -169,7 +169,7 @@ def run(
 @click.option("--open", "open_", is_flag=True, help="Open it in a web browser, if there is one.")
 def report(day: str | None, open_: bool) -> None:
     """Write (or locate, when it is newer than its inputs) a day's market report (HTML)."""
-    from stockmonitor_assets import report_files
+    from stockmonitor_assets.cli import report_files
 
     try:
         path, written = report_files.ensure_report(day)
@@ -196,7 +196,7 @@ def health(last: int, job_name: str | None, run_id: str | None) -> None:
 
 def _launch_and_follow(job: dg.JobDefinition, selected, config: dict, instance, in_process: bool):
     """Start one run for the whole selection and follow it with a progress bar."""
-    from stockmonitor_assets import cli_launch
+    from stockmonitor_assets.cli import launch as cli_launch
 
     tags = _range_tags(selected) if not selected.is_single else _partition_tag(selected)
     try:
@@ -266,7 +266,7 @@ def _range_tags(selected) -> dict[str, str]:
 
 
 def _instance() -> dg.DagsterInstance:
-    from stockmonitor_assets import cli_launch
+    from stockmonitor_assets.cli import launch as cli_launch
 
     try:
         return cli_launch.open_instance()

@@ -1,0 +1,3 @@
+from stockmonitor_assets.cli.main import main
+
+main()
