@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import psycopg2
 import pytest
 
 from stockmonitor_assets.assets import market
@@ -113,3 +114,16 @@ def failure_message(result) -> str:
         e for e in result.all_events if e.event_type_value == "RUN_FAILURE"
     ]
     return events[0].event_specific_data.error.to_string()
+
+
+def postgres_admin(statement: str, dbname: str = "postgres") -> None:
+    """Run one statement as the superuser of the test server (CREATE/DROP DATABASE or ROLE)."""
+    conn = psycopg2.connect(
+        dbname=dbname, host="127.0.0.1", port=5432, user="postgres", connect_timeout=5
+    )
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()

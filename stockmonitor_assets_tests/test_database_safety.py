@@ -30,6 +30,7 @@ from stockmonitor_assets.database import (
     replace_day,
     transaction,
 )
+from stockmonitor_assets_tests.conftest import postgres_admin
 
 pytestmark = pytest.mark.postgres
 
@@ -40,26 +41,16 @@ WAIT_S = 20
 DEFAULTS = Timeouts()
 
 
-def _admin(statement: str) -> None:
-    conn = psycopg2.connect(dbname="postgres", connect_timeout=5, **SERVER)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="module")
 def database_name():
     name = f"stockmonitor_dbsafety_{os.getpid()}"
     try:
-        _admin(f"DROP DATABASE IF EXISTS {name}")
-        _admin(f"CREATE DATABASE {name}")
+        postgres_admin(f"DROP DATABASE IF EXISTS {name}")
+        postgres_admin(f"CREATE DATABASE {name}")
     except psycopg2.OperationalError as exc:
         pytest.skip(f"no Postgres at 127.0.0.1:5432: {exc}")
     yield name
-    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

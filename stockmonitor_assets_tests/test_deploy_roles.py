@@ -20,22 +20,13 @@ import yaml
 from psycopg2 import errors
 
 from stockmonitor_assets.database import PostgresResource, ensure_table, replace_day
+from stockmonitor_assets_tests.conftest import postgres_admin
 from stockmonitor_assets_tests.test_deploy_recipe import DEPLOY
 
 pytestmark = pytest.mark.postgres
 
 SERVER = {"host": "127.0.0.1", "port": 5432}
 DAY = dt.date(2024, 1, 2)
-
-
-def _admin(statement: str, dbname: str = "postgres") -> None:
-    conn = psycopg2.connect(dbname=dbname, user="postgres", connect_timeout=5, **SERVER)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +36,7 @@ def deployment():
     database = f"stockmonitor_roles_{suffix}"
     roles = {kind: f"stockmonitor_{kind}_{suffix}" for kind in ("dagster", "writer", "viewer")}
     try:
-        _admin(f'CREATE DATABASE "{database}"')
+        postgres_admin(f'CREATE DATABASE "{database}"')
     except psycopg2.OperationalError as exc:
         pytest.skip(f"no Postgres at 127.0.0.1:5432: {exc}")
     try:
@@ -61,9 +52,9 @@ def deployment():
         )
         yield database, roles
     finally:
-        _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         for role in roles.values():
-            _admin(f'DROP ROLE IF EXISTS "{role}"')
+            postgres_admin(f'DROP ROLE IF EXISTS "{role}"')
 
 
 def _instance_config(database: str, role: str, monkeypatch) -> dict:
@@ -158,9 +149,9 @@ def test_the_viewer_reads_runs_and_scores_and_changes_nothing(used, monkeypatch)
 def test_nobody_else_may_connect(deployment):
     database, _ = deployment
     stranger = f"stranger_{uuid.uuid4().hex[:8]}"
-    _admin(f'CREATE ROLE "{stranger}" LOGIN')
+    postgres_admin(f'CREATE ROLE "{stranger}" LOGIN')
     try:
         with pytest.raises(psycopg2.OperationalError, match="permission denied"):
             _as(stranger, database, "SELECT 1")
     finally:
-        _admin(f'DROP ROLE "{stranger}"')
+        postgres_admin(f'DROP ROLE "{stranger}"')

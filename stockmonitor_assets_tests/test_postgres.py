@@ -23,7 +23,7 @@ from stockmonitor_assets.assets import database, indicators, market, scoring
 from stockmonitor_assets.database import SCORES_TABLE, PostgresResource
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.trading_calendar import trading_day_partitions
-from stockmonitor_assets_tests.conftest import Pipeline
+from stockmonitor_assets_tests.conftest import Pipeline, postgres_admin
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
@@ -51,26 +51,16 @@ def run_range(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     return result
 
 
-def _admin(sql: str) -> None:
-    conn = psycopg2.connect(dbname="postgres", connect_timeout=5, **SERVER)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="session")
 def test_database():
     name = f"stockmonitor_test_{os.getpid()}"
     try:
-        _admin(f"DROP DATABASE IF EXISTS {name}")
-        _admin(f"CREATE DATABASE {name}")
+        postgres_admin(f"DROP DATABASE IF EXISTS {name}")
+        postgres_admin(f"CREATE DATABASE {name}")
     except psycopg2.OperationalError as exc:
         pytest.skip(f"no Postgres at 127.0.0.1:5432: {exc}")
     yield name
-    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _deploy_overrides() -> dict:
