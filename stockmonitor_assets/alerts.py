@@ -107,10 +107,17 @@ def failure_record(instance: dg.DagsterInstance, run: dg.DagsterRun, now: dt.dat
     return alert_record(run.job_name, run.run_id, run.tags, message, now, errors)
 
 
+# The sensor reads the alerts file every tick: only its end holds the runs of the scan
+# window (one alert is < 5 KB), so the file's growth never slows it.
+RECENT_ALERTS_BYTES = 4 * 1024 * 1024
+
+
 def alerted_run_ids(log_dir: Path) -> set[str]:
-    """Run ids already in the alerts file (a missing or unreadable file holds none)."""
+    """Run ids in the end of the alerts file (a missing or unreadable file holds none)."""
     try:
-        lines = (log_dir / ALERTS_FILE).read_text(encoding="utf-8").splitlines()
+        with (log_dir / ALERTS_FILE).open("rb") as alerts_file:
+            alerts_file.seek(max(0, alerts_file.seek(0, 2) - RECENT_ALERTS_BYTES))
+            lines = alerts_file.read().decode("utf-8", errors="replace").splitlines()
     except OSError:
         return set()
     ids = set()

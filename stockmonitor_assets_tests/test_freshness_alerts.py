@@ -199,3 +199,10 @@ def test_a_run_failing_before_any_step_is_alerted_by_itself_when_no_daemon_runs(
     record = json.loads(line)
     assert record["event"] == "run_failure" and record["partition"] == "2024-06-07"
     assert record["message"].startswith("run failed: DataDirError: DATA_DIR=")
+
+
+def test_the_sensor_reads_only_the_end_of_a_long_alerts_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(alerts, "RECENT_ALERTS_BYTES", 200)
+    for run_id in ("old-1", "old-2", "old-3", "recent"):
+        alerts.append_alert(tmp_path, {"run_id": run_id, "message": "x" * 60})
+    assert alerts.alerted_run_ids(tmp_path) == {"old-3", "recent"}
