@@ -12,8 +12,8 @@ venv, in a fresh working directory holding copies of that checkout's `dagster.ya
 clone's root), no DAGSTER_* variable, an empty DATA_DIR, the demo market's cache shared.
 Reported: per checkout the medians of wall, CPU and peak RSS and the run's events; the
 ratio of medians and the pairwise ratios (this / baseline). With --event-cost, each
-checkout's event floor: the same command on its `bench/event_graph.py` (its graph with
-empty bodies) for the span and for its first day; per-event cost = (wall span - wall day)
+checkout's event floor: the same command on `bench/event_graph.py` in its venv (its graph
+with empty bodies) for the span and for its first day; per-event cost = (wall span - wall day)
 / (events span - events day), and the floor = the run's events x that cost.
 """
 
@@ -70,7 +70,7 @@ class Checkout:
         return {"wall": wall, "cpu": cpu, "rss_mib": rss, "events": events, "load": before}
 
     def event_cost_ms(self, span: str) -> float:
-        graph = ("-f", str(self.tree / "bench" / "event_graph.py"))
+        graph = ("-f", str(REPO / "bench" / "event_graph.py"))  # imports the checkout's graph
         whole, first = self.run(span, graph), self.run(span.split("...")[0], graph)
         return (whole["wall"] - first["wall"]) / (whole["events"] - first["events"]) * 1000
 

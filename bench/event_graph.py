@@ -50,6 +50,8 @@ def _mirror() -> tuple[list, list]:
     assets, checks = [], []
     project = definitions.defs
     for definition in project.assets or []:
+        if not isinstance(definition, dg.AssetsDefinition) or not definition.is_executable:
+            continue  # shown in the graph, never run (scores_table without DB_HOST, run_health)
         names = [c.name for c in definition.check_specs]
         for spec in definition.specs:
             assets.append(_trivial(spec, definition.backfill_policy, names))
