@@ -19,6 +19,7 @@ def complete_day(*args) -> pl.DataFrame:
     """`completion.complete_day`, conformed as the write conforms it (proving the contract)."""
     return COMPLETED_OHLCV.conform(completion.complete_day(*args))
 
+
 DAYS = tc.sessions(dt.date(2023, 1, 3), dt.date(2024, 12, 31))
 
 

@@ -1,8 +1,9 @@
 """Contracts at write (docs/data-rules.md): every partition an asset writes passes its
-table's `TableSchema.conform`, once, in the store's write (transforms do not conform). A missing column, a wrong dtype, a null where none is allowed,
-a duplicate key or a broken SCORES invariant fails the writing step with a message naming
-the table, the column or rule, and the stock and date; nothing of that partition is written
-and nothing downstream runs."""
+table's `TableSchema.conform`, once, in the store's write (transforms do not conform). A
+missing column, a wrong dtype, a null where none is allowed, a duplicate key or a broken
+SCORES invariant fails the writing step with a message naming the table, the column or
+rule, and the stock and date; nothing of that partition is written and nothing downstream
+runs."""
 
 from pathlib import Path
 

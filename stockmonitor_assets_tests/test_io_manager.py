@@ -220,7 +220,7 @@ def test_a_stream_computes_one_frame_per_chunk_of_the_io_managers_size(tmp_path,
     # The judges (and the metadata) see the frame written, not the one computed.
     assert seen["2024-01-01"].equals(first) and seen["2024-01-04"].equals(empty)
     counts = {
-        e.partition: e.asset_materialization.metadata["dagster/row_count"].value
+        e.partition: e.materialization.metadata["dagster/row_count"].value
         for e in result.get_asset_materialization_events()
     }
     assert counts == {"2024-01-01": 2, "2024-01-02": 1, "2024-01-03": 1, "2024-01-04": 0} | {

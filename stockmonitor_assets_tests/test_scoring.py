@@ -25,6 +25,7 @@ def score_stocks(*args) -> pl.DataFrame:
     """`scoring.score_stocks`, conformed as the write conforms it (proving the contract)."""
     return SCORES.conform(scoring.score_stocks(*args))
 
+
 DAY = dt.date(2024, 3, 1)
 DAYS = [DAY, dt.date(2024, 3, 4)]
 Z_COLUMNS = [f"z_{f}" for f in FACTORS]

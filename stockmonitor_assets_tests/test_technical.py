@@ -36,6 +36,7 @@ def compute_technical_indicators(*args, **kwargs) -> pl.DataFrame:
     the contract of its built-in columns)."""
     return BUILTIN_TECHNICAL.conform(technical.compute_technical_indicators(*args, **kwargs))
 
+
 PRICE_LEVEL = ("sma_5", "sma_10", "sma_20", "sma_60", "macd_dif", "macd_dea", "macd_hist")
 INDICATORS = (*PRICE_LEVEL, "rsi_14", "return_20d", "volatility_20d")
 

@@ -138,6 +138,8 @@ def by_day(
     parts = {d: part for (d,), part in frame.partition_by("date", as_dict=True).items()}
     stray = sorted(map(str, set(parts) - set(days)))
     if stray:
-        raise ValueError(f"{asset}: computed rows of days outside the chunk {days[0]}..{days[-1]}: {stray[:5]}")
+        raise ValueError(
+            f"{asset}: computed rows of days outside the chunk {days[0]}..{days[-1]}: {stray[:5]}"
+        )
     for day in days:
         yield day, parts[day] if day in parts else frame.clear()

@@ -63,4 +63,3 @@ def qlib_provider(
             "feature_files_written": files,
         }
     )
-

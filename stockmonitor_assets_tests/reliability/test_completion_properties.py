@@ -28,6 +28,7 @@ def complete_day(*args) -> pl.DataFrame:
     """`completion.complete_day`, conformed as the write conforms it (proving the contract)."""
     return COMPLETED_OHLCV.conform(completion.complete_day(*args))
 
+
 pytestmark = pytest.mark.reliability
 
 DAYS = tc.sessions(dt.date(2024, 3, 1), dt.date(2024, 4, 30))
