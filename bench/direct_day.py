@@ -5,8 +5,9 @@ Usage: python bench/direct_day.py DAY DATA_DIR OUT_DIR
 The work of `dagster asset materialize --select '*' --partition DAY`, without Dagster:
 the same source calls and transforms the assets make, reading the stored history the
 technical window needs (`DATA_DIR/completed_ohlcv/*.parquet`, as the IO manager would) and
-writing every output to OUT_DIR. Prints one JSON line of stage timings (seconds); the
-source is built from the same environment variables as the code location.
+writing every output to OUT_DIR through the same store write (one conform each). Prints one
+JSON line of stage timings (seconds); the source is built from the same environment
+variables as the code location.
 """
 
 import datetime as dt
@@ -18,8 +19,9 @@ from pathlib import Path
 import polars as pl
 
 from stockmonitor_assets import settings
-from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS, INSTRUMENTS
+from stockmonitor_assets.schemas import COMPLETED_OHLCV
 from stockmonitor_assets.sources.factory import build_source
+from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets.trading_calendar import (
     partition_key,
     sessions_through,
@@ -55,7 +57,7 @@ def run_day(day: dt.date, data_dir: Path, out_dir: Path, stages: Stages) -> dict
         demo_seed=settings.int_setting(settings.DEMO_SEED, settings.DEFAULT_DEMO_SEED, 0),
         universe_size=settings.int_setting(settings.UNIVERSE_SIZE, settings.DEFAULT_UNIVERSE_SIZE),
     )
-    universe = INSTRUMENTS.conform(source.instruments(day).with_columns(date=pl.lit(day)))
+    universe = source.instruments(day).with_columns(date=pl.lit(day))
     ids = universe["order_book_id"].unique().sort().to_list()
     fetched = bars.validate_source_bars(source.daily_bars(ids, day, day), [day], source.name)
     factors = source.ex_factors(ids, day, day)
@@ -78,7 +80,7 @@ def run_day(day: dt.date, data_dir: Path, out_dir: Path, stages: Stages) -> dict
     history = pl.concat([COMPLETED_OHLCV.empty(), *stored, completed])
     tech = technical.compute_technical_indicators(history, [day], sessions, window=WINDOW)
     stages.done("technical")
-    funds = FUNDAMENTALS.conform(reported.with_columns(date=pl.lit(day)))
+    funds = reported.with_columns(date=pl.lit(day))
     fund_ind = fundamental.compute_fundamental_indicators(funds)
     stages.done("fundamental")
     merged = merge.merge_daily(completed, universe, funds, tech, fund_ind, sessions)
@@ -96,9 +98,9 @@ def run_day(day: dt.date, data_dir: Path, out_dir: Path, stages: Stages) -> dict
         "merged": merged,
         "scores": scores,
     }
+    store = PartitionStore(str(out_dir))  # conforms each output once, as the IO manager's write
     for name, frame in outputs.items():
-        (out_dir / name).mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(out_dir / name / f"{partition_key(day)}.parquet", compression="zstd")
+        store.write(name, partition_key(day), frame)
     stages.done("write")
     return {"window_files": len(stored), "rows": len(scores)}
 

@@ -49,7 +49,9 @@ def build_defs() -> dg.Definitions:
         # Run config cannot redirect a resource (or its credentials) anywhere else.
         resources=fixed_by_environment(
             {
-                "io_manager": PartitionedParquetIOManager(base_dir=settings.data_dir()),
+                "io_manager": PartitionedParquetIOManager(
+                    base_dir=settings.data_dir(), chunk_days=settings.chunk_days()
+                ),
                 "market_data": market_data_from_env(),
                 "database": postgres_from_env(),
             }

@@ -1,11 +1,12 @@
 """The Polars Parquet IO manager: one file per asset and trading day, written atomically.
 
-An output is a `DayStream` (a range computed chunk by chunk, each day conformed as it is
-computed), a `{partition_key: frame}` dict or, for a one-day run, a frame (conformed here).
-Every partition meets its contract in `schemas.py` and is published whole
-(`storage.PartitionStore`). An input is a
-`StoredPartitions` mapping that reads each partition when the step looks it up, so a
-20-year range costs no memory until a step asks for a chunk of it.
+An output is a `PartitionStream` (a `DayStream`: a range computed `chunk_days` days at a
+time), a `{partition_key: frame}` dict or, for a one-day run, a frame. Each partition is
+conformed to its contract in `schemas.py` once, by the write itself, and published whole
+(`storage.PartitionStore.write`); a stream gets every frame written back, for its metadata
+and checks. An input is a `StoredPartitions` mapping that reads each partition when the step
+looks it up (or `stack`s a chunk of them), so a 20-year range costs no memory until a step
+asks for a chunk of it.
 
 Why not dagster-polars' `PolarsParquetIOManager`: it refuses outputs covering several
 partitions, loads every partition of an input at once (memory grows with the range), and
@@ -13,14 +14,27 @@ needs a private helper (`is_dict_type`) to tell a dict annotation apart. The lay
 same, so files written by either read back with either.
 """
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from stockmonitor_assets import settings
 from stockmonitor_assets.health import probe, record
-from stockmonitor_assets.schemas import TABLES
 from stockmonitor_assets.storage import PartitionStore, StoredPartitions, check_local_data_dir
+
+# Writes one day's frame to the store; returns the frame written (conformed).
+WriteDay = Callable[[str, pl.DataFrame], pl.DataFrame]
+
+
+class PartitionStream(ABC):
+    """An output computed while it is written (assets/partitions.py `DayStream`)."""
+
+    @abstractmethod
+    def write(self, write_day: WriteDay, chunk_days: int) -> None:
+        """Compute `chunk_days` days at a time and hand each day's frame to `write_day`."""
 
 
 class PartitionedParquetIOManager(dg.ConfigurableIOManager):
@@ -28,6 +42,8 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
 
     base_dir: str = "data"
     storage_options: dict[str, Any] = {}
+    # Days a stream computes and writes at once in a range run (memory follows it).
+    chunk_days: int = settings.DEFAULT_CHUNK_DAYS
 
     @property
     def store(self) -> PartitionStore:
@@ -47,16 +63,27 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             return
         asset = context.asset_key.to_user_string()
         keys = list(context.asset_partition_keys)
-        table, store, written = TABLES[asset], self.store, 0
-        conform = (lambda f: f) if getattr(obj, "conformed", False) else table.conform
-        rows = 0
-        for key, frame in _partition_items(asset, keys, obj):
-            frame = conform(_collect(frame))
-            store.write(asset, key, frame)
-            written, rows = written + 1, rows + len(frame)
-        probe.count_written(context.run_id, context.step_key, rows)
+        store, run_keys, written = self.store, set(keys), []
+
+        def write_day(key: str, frame: pl.DataFrame) -> pl.DataFrame:
+            if key not in run_keys:
+                raise dg.DagsterInvariantViolationError(
+                    f"{asset} returned partition {key} that this run does not materialize"
+                )
+            written.append(len(frame := store.write(asset, key, _collect(frame))))
+            return frame
+
+        if isinstance(obj, PartitionStream):
+            obj.write(write_day, self.chunk_days)
+        else:
+            for key, frame in _partition_items(asset, keys, obj):
+                write_day(key, frame)
+        probe.count_written(context.run_id, context.step_key, sum(written))
         context.add_output_metadata(
-            {"path": dg.MetadataValue.path(str(store.root / asset)), "partitions_written": written}
+            {
+                "path": dg.MetadataValue.path(str(store.root / asset)),
+                "partitions_written": len(written),
+            }
         )
 
     def load_input(self, context: dg.InputContext) -> StoredPartitions:
@@ -66,7 +93,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
 
 
 def _partition_items(asset: str, keys: list[str], obj: Any):
-    """(key, frame) pairs of an output: a stream, a dict of partitions, or one day's frame."""
+    """(key, frame) pairs of a dict of partitions or of one day's frame."""
     if isinstance(obj, pl.DataFrame | pl.LazyFrame):
         if len(keys) != 1:
             raise dg.DagsterInvariantViolationError(
@@ -74,16 +101,7 @@ def _partition_items(asset: str, keys: list[str], obj: Any):
                 "{partition_key: DataFrame}"
             )
         return [(keys[0], obj)]
-    return _only_run_keys(asset, set(keys), obj.items())
-
-
-def _only_run_keys(asset: str, keys: set[str], items):
-    for key, frame in items:
-        if key not in keys:
-            raise dg.DagsterInvariantViolationError(
-                f"{asset} returned partition {key} that this run does not materialize"
-            )
-        yield key, frame
+    return obj.items()
 
 
 def _collect(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:

@@ -1,8 +1,9 @@
 """Column contracts of every asset, in one place.
 
-Every asset output passes through `TableSchema.conform` before it is written, so a
-partition on disk always has exactly these columns, in this order, with these dtypes,
-sorted and unique on the table's key.
+Every partition passes through `TableSchema.conform` once, when the store writes it
+(`storage.PartitionStore.write`, by its folder in `FOLDERS`), so a partition on disk always
+has exactly these columns, in this order, with these dtypes, sorted and unique on the
+table's key.
 """
 
 import json
@@ -53,15 +54,21 @@ class TableSchema:
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.polars_schema)
 
-    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
-        """Select, cast (strictly) and sort `df` to this contract, or raise SchemaViolation."""
+    def align(self, df: pl.DataFrame) -> pl.DataFrame:
+        """This contract's columns of `df`, in order, cast (strictly) to its dtypes, or
+        SchemaViolation; rows are not checked: frames stacked before the write need only
+        agree on columns, and the write conforms the result."""
         missing = [n for n in self.names if n not in df.columns]
         if missing:
             raise SchemaViolation(f"{self.name}: missing column(s) {missing}")
         try:
-            out = df.select(pl.col(c.name).cast(c.dtype, strict=True) for c in self.columns)
+            return df.select(pl.col(c.name).cast(c.dtype, strict=True) for c in self.columns)
         except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
             raise self._cast_violation(df) from None
+
+    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Select, cast (strictly) and sort `df` to this contract, or raise SchemaViolation."""
+        out = self.align(df)
         for c in self.columns:
             if not c.nullable and out[c.name].null_count():
                 rows = self._sample(out.filter(pl.col(c.name).is_null()))
@@ -358,3 +365,7 @@ RUN_HEALTH = TableSchema(
     ),
     key=("run_id", "step_key"),
 )
+
+# Every folder of the partition store, with the contract its files are written to.
+HEALTH_FOLDER = "_health"
+FOLDERS: dict[str, TableSchema] = {**TABLES, HEALTH_FOLDER: RUN_HEALTH}

@@ -1,17 +1,23 @@
 """Partition files: `<base_dir>/<asset>/<YYYY-MM-DD>.parquet`, local or on an object store.
 
 One place for the layout, the atomic write and the read, shared by the IO manager (what
-Dagster hands over between steps) and the assets that read history beyond their own days
-(the indicator window, the previous day's carried state). No Dagster import.
+Dagster hands over between steps), run health, and the assets that read history beyond
+their own days (the indicator window, the previous day's carried state). Every file is
+conformed to its contract (`schemas.FOLDERS`) by `PartitionStore.write`, the one
+write-time `conform`: nothing reaches the disk past it. No Dagster import of its own.
 """
 
+import datetime as dt
 import io
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import polars as pl
 from upath import UPath
+
+from stockmonitor_assets.schemas import FOLDERS, TableSchema
+from stockmonitor_assets.trading_calendar import partition_key
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -73,8 +79,10 @@ class PartitionStore:
             return []
         return [k for k in keys if k in present]
 
-    def write(self, asset: str, key: str, frame: pl.DataFrame) -> UPath:
-        """Publish `frame` whole or not at all: temp file + rename locally; one PUT remotely.
+    def write(self, asset: str, key: str, frame: pl.DataFrame) -> pl.DataFrame:
+        """Conform `frame` to the folder's contract (SchemaViolation, naming table and column,
+        writes nothing) and publish it whole or not at all: temp file + rename locally; one
+        PUT remotely. Returns the frame written, for its metadata and checks.
 
         Remotely the file is encoded in memory first: a `path.open("wb")` upload publishes
         whatever was written when its block exits, also on an exception or a termination
@@ -82,12 +90,13 @@ class PartitionStore:
         store's PUT replaces the object whole or leaves the previous one (s3fs sends files of
         100 MB and more as a multipart upload, which likewise publishes only when completed).
         """
+        frame = table_of(asset).conform(frame)
         path = self.path(asset, key)
         if not self.is_local:
             buffer = io.BytesIO()
             frame.write_parquet(buffer, compression="zstd", statistics=True)
             path.fs.pipe_file(path.path, buffer.getvalue())
-            return path
+            return frame
         final = _local(path)
         os.makedirs(os.path.dirname(final), exist_ok=True)
         tmp = f"{os.path.dirname(final)}/.{os.path.basename(final)}.{uuid.uuid4().hex}.tmp"
@@ -100,7 +109,7 @@ class PartitionStore:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        return path
+        return frame
 
 
 class StoredPartitions(Mapping[str, pl.DataFrame]):
@@ -135,8 +144,30 @@ class StoredPartitions(Mapping[str, pl.DataFrame]):
     def __len__(self) -> int:
         return len(self._keys)
 
-    def frames(self, keys: Sequence[str]) -> list[pl.DataFrame]:
-        return [self[k] for k in keys]
+    def stack(
+        self, keys: Iterable[str | dt.date], columns: Sequence[str] | None = None
+    ) -> pl.DataFrame:
+        """The partitions of `keys` (keys or days) as one frame of the table's dtypes, typed
+        even when there are none; only `columns`, when given (the others are not decoded)."""
+        empty = table_of(self.asset).empty()
+        columns = list(columns) if columns else empty.columns
+        frames = []
+        for key in keys:
+            key = key if isinstance(key, str) else partition_key(key)
+            if key not in self._known:
+                raise KeyError(key)
+            frames.append(self.store.read(self.asset, key, columns))
+            if self.on_read is not None:
+                self.on_read(frames[-1])
+        return pl.concat([empty.select(columns), *frames])
+
+
+def table_of(folder: str) -> TableSchema:
+    """The contract of a folder's files; a folder without one is refused (never written)."""
+    try:
+        return FOLDERS[folder]
+    except KeyError:
+        raise ValueError(f"no table contract for store folder {folder!r}") from None
 
 
 def check_local_data_dir(path: str) -> None:

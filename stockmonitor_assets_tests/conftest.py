@@ -14,6 +14,7 @@ import pytest
 from stockmonitor_assets.assets import market
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.resources import MarketDataResource
+from stockmonitor_assets.settings import DEFAULT_CHUNK_DAYS
 from stockmonitor_assets.thresholds import QualityThresholds
 
 # Tests (and the subprocesses they start) keep the demo market's year cache out of $HOME. One
@@ -51,10 +52,18 @@ def inject(source) -> InjectedMarketData:
 class Pipeline:
     """Materializes assets into `data_dir` with `source`, like the CLI would."""
 
-    def __init__(self, data_dir: Path, source, instance: dg.DagsterInstance):
+    def __init__(
+        self,
+        data_dir: Path,
+        source,
+        instance: dg.DagsterInstance,
+        chunk_days: int = DEFAULT_CHUNK_DAYS,
+    ):
         self.data_dir, self.instance = data_dir, instance
         self.resources = {
-            "io_manager": PartitionedParquetIOManager(base_dir=str(data_dir)),
+            "io_manager": PartitionedParquetIOManager(
+                base_dir=str(data_dir), chunk_days=chunk_days
+            ),
             "market_data": source if isinstance(source, MarketDataResource) else inject(source),
             "quality": QualityThresholds(),
         }

@@ -7,12 +7,18 @@ import pytest
 
 from stockmonitor_assets import trading_calendar as tc
 from stockmonitor_assets.schemas import COMPLETED_OHLCV, RAW_OHLCV
+from stockmonitor_assets.transforms import completion
 from stockmonitor_assets.transforms.completion import (
-    complete_day,
     last_known_from,
     last_traded_bars,
     stocks_needing_history,
 )
+
+
+def complete_day(*args) -> pl.DataFrame:
+    """`completion.complete_day`, conformed as the write conforms it (proving the contract)."""
+    return COMPLETED_OHLCV.conform(completion.complete_day(*args))
+
 
 DAYS = tc.sessions(dt.date(2023, 1, 3), dt.date(2024, 12, 31))
 

@@ -1,20 +1,17 @@
 """Contracts at write (docs/data-rules.md): every partition an asset writes passes its
-table's `TableSchema.conform`. A missing column, a wrong dtype, a null where none is allowed,
-a duplicate key or a broken SCORES invariant fails the writing step with a message naming
-the table, the column or rule, and the stock and date; nothing of that partition is written
-and nothing downstream runs."""
+table's `TableSchema.conform`, once, in the store's write (transforms do not conform). A
+missing column, a wrong dtype, a null where none is allowed, a duplicate key or a broken
+SCORES invariant fails the writing step with a message naming the table, the column or
+rule, and the stock and date; nothing of that partition is written and nothing downstream
+runs."""
 
-import datetime as dt
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pytest
 
-from stockmonitor_assets.assets import scoring as scoring_assets
 from stockmonitor_assets.schemas import COMPLETED_OHLCV, FACTORS, SCORES, TABLES, SchemaViolation
-from stockmonitor_assets.transforms import completion, technical
-from stockmonitor_assets.transforms import scoring as scoring_transforms
 from stockmonitor_assets_tests.clean_run import ASSETS, DAY, FIRST, LAST, copy_without
 from stockmonitor_assets_tests.conftest import Pipeline, failure_message
 from stockmonitor_assets_tests.test_quality import D, bars
@@ -117,49 +114,32 @@ def test_scores_breaking_an_invariant_are_refused_naming_it(rule):
     assert f"'order_book_id': '{STOCK}'" in message and repr(D) in message
 
 
-# Through a run: each asset's transform is patched to hand the IO manager a broken frame.
+# Through a run: an upstream file damaged around the store (written with plain polars, as an
+# older version or a hand edit would leave it) makes the asset's transform compute a frame
+# breaking its contract; the write refuses it. Nothing is patched: the frame the transform
+# returns is the frame the store is asked to write.
 def _duplicate_first_row(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([frame, frame.head(1)])
 
 
-def _rsi_as_text(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(rsi_14=_first_row("rsi_14", pl.lit("n/a")).cast(pl.String))
+def _no_is_filled_on_first_row(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(is_filled=_first_row("is_filled", pl.lit(None)))
 
 
-def _drop_listed_trading_days(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.drop("listed_trading_days")
-
-
-def _score_above_100(frame: pl.DataFrame) -> pl.DataFrame:
-    first = pl.col("rank") == 1
-    return frame.with_columns(score=pl.when(first).then(100.5).otherwise("score"))
-
-
+DUPLICATE_KEY = "2 rows share a key ['order_book_id', 'date']"
 RUN_DEFECTS = {
-    "completed_ohlcv": (
-        completion,
-        "complete_day",
-        _duplicate_first_row,
-        ["completed_ohlcv: 2 rows share a key ['order_book_id', 'date']", "2024, 6, 7"],
-    ),
+    "completed_ohlcv": ("raw_ohlcv", _duplicate_first_row, [f"completed_ohlcv: {DUPLICATE_KEY}"]),
     "technical_indicators": (
-        technical,
-        "compute_technical_indicators",
-        _rsi_as_text,
-        ["technical_indicators: cannot cast to contract dtypes", "column 'rsi_14'"],
+        "completed_ohlcv",
+        _duplicate_first_row,
+        [f"technical_indicators: {DUPLICATE_KEY}"],
     ),
     "merged": (
-        scoring_assets,
-        "merge_daily",
-        _drop_listed_trading_days,
-        ["merged: missing column(s) ['listed_trading_days']"],
+        "completed_ohlcv",
+        _no_is_filled_on_first_row,
+        ["merged: column 'is_filled' has 1 null(s)"],
     ),
-    "scores": (
-        scoring_transforms,
-        "score_stocks",
-        _score_above_100,
-        ["scores: 1 row(s) break '0 <= score <= 100'", "2024, 6, 7"],
-    ),
+    "scores": ("merged", _duplicate_first_row, [f"scores: {DUPLICATE_KEY}"]),
 }
 DOWNSTREAM = {
     "completed_ohlcv": ["completed_ohlcv", "technical_indicators", "merged", "scores"],
@@ -173,56 +153,36 @@ def _copy_upstream_of(asset: str, tmp_path: Path) -> Pipeline:
     return copy_without(DOWNSTREAM[asset], tmp_path / "data")
 
 
-def _with_defect(target, attribute, defect, monkeypatch, on_day: dt.date | None = None):
-    original = getattr(target, attribute)
-
-    def broken(*args, **kwargs):
-        frame = original(*args, **kwargs)
-        dates = set(frame["date"].unique()) if len(frame) else set()
-        return defect(frame) if on_day is None or on_day in dates else frame
-
-    monkeypatch.setattr(target, attribute, broken)
+def _damage(pipeline: Pipeline, upstream: str, day: str, defect) -> None:
+    """Rewrite one stored upstream file with `defect` applied, bypassing the store."""
+    path = pipeline.data_dir / upstream / f"{day}.parquet"
+    defect(pl.read_parquet(path)).write_parquet(path)
 
 
 @pytest.mark.parametrize("asset", RUN_DEFECTS)
-def test_a_contract_broken_by_an_asset_fails_its_step_and_writes_nothing(
-    asset, tmp_path, monkeypatch
-):
-    target, attribute, defect, parts = RUN_DEFECTS[asset]
+def test_a_contract_broken_by_an_asset_fails_its_step_and_writes_nothing(asset, tmp_path):
+    upstream, defect, parts = RUN_DEFECTS[asset]
     pipeline = _copy_upstream_of(asset, tmp_path)
-    _with_defect(target, attribute, defect, monkeypatch)
+    _damage(pipeline, upstream, DAY, defect)
     selection = dg.AssetSelection.assets(*DOWNSTREAM[asset])
     result = pipeline.materialize(ASSETS, DAY, selection=selection, raise_on_error=False)
     assert not result.success
     assert [e.step_key for e in result.get_step_failure_events()] == [asset]
     message = failure_message(result)
-    assert [p for p in parts if p not in message] == []
+    assert [p for p in parts + ["2024, 6, 7"] if p not in message] == []
     assert result.get_asset_materialization_events() == []
     for rebuilt in DOWNSTREAM[asset]:
         assert not (pipeline.data_dir / rebuilt / f"{DAY}.parquet").exists(), rebuilt
 
 
-def test_a_missing_column_a_check_reads_is_reported_by_the_contract(tmp_path, monkeypatch):
-    pipeline = _copy_upstream_of("merged", tmp_path)
-    drop = lambda frame: frame.drop("withheld_reason")  # noqa: E731
-    _with_defect(scoring_assets, "merge_daily", drop, monkeypatch)
-    selection = dg.AssetSelection.assets(*DOWNSTREAM["merged"])
-    result = pipeline.materialize(ASSETS, DAY, selection=selection, raise_on_error=False)
-    assert "merged: missing column(s) ['withheld_reason']" in failure_message(result)
-
-
-def _duplicate_a_row_of_june_6(frame: pl.DataFrame) -> pl.DataFrame:
-    return pl.concat([frame, frame.filter(pl.col("date") == dt.date(2024, 6, 6)).head(1)])
-
-
-def test_a_contract_broken_on_one_day_of_a_range_stops_the_range_at_that_day(tmp_path, monkeypatch):
+def test_a_contract_broken_on_one_day_of_a_range_stops_the_range_at_that_day(tmp_path):
     pipeline = _copy_upstream_of("technical_indicators", tmp_path)
-    _with_defect(technical, "compute_technical_indicators", _duplicate_a_row_of_june_6, monkeypatch)
+    _damage(pipeline, "completed_ohlcv", "2024-06-06", _duplicate_first_row)
     selection = dg.AssetSelection.assets(*DOWNSTREAM["technical_indicators"])
     result = pipeline.materialize(ASSETS, FIRST, LAST, selection=selection, raise_on_error=False)
     assert not result.success
     message = failure_message(result)
-    assert "technical_indicators: 2 rows share a key" in message and "2024, 6, 6" in message
+    assert f"technical_indicators: {DUPLICATE_KEY}" in message and "2024, 6, 6" in message
     assert result.get_asset_materialization_events() == []
     written = pipeline.keys("technical_indicators")
     assert "2024-06-06" not in written and LAST not in written

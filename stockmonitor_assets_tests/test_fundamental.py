@@ -39,7 +39,8 @@ def indicators() -> dict[str, dict]:
         }
         for name, (cap, profit, equity) in CASES.items()
     ]
-    out = compute_fundamental_indicators(pl.DataFrame(rows, schema=FUNDAMENTALS.polars_schema))
+    inputs = pl.DataFrame(rows, schema=FUNDAMENTALS.polars_schema)
+    out = FUNDAMENTAL_INDICATORS.conform(compute_fundamental_indicators(inputs))
     assert out.schema == FUNDAMENTAL_INDICATORS.polars_schema
     return {r["order_book_id"]: r for r in out.iter_rows(named=True)}
 

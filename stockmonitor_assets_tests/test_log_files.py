@@ -31,11 +31,11 @@ def test_both_instances_configure_the_same_log_files():
 def test_a_run_writes_both_files_in_log_dir(tmp_path, monkeypatch):
     """The in-process door (`stockmonitor run --in-process`, tests, execute_job)."""
     monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
-    monkeypatch.setenv("STOCKMONITOR_CHUNK_DAYS", "1")  # a progress line per day
     monkeypatch.setenv("STOCKMONITOR_RUN_HEALTH", "on")  # and a run-health line
     overrides = {"python_logs": python_logs(REPO / "dagster.yaml")}
     with dg.instance_for_test(overrides=overrides) as instance:
-        pipeline = Pipeline(tmp_path / "data", DemoMarket(seed=3, universe_size=40), instance)
+        source = DemoMarket(seed=3, universe_size=40)
+        pipeline = Pipeline(tmp_path / "data", source, instance, chunk_days=1)  # a line a day
         run = pipeline.materialize(MARKET_ASSETS, "2024-06-05", DAY)
     dagster_log = (tmp_path / "logs" / "dagster.log").read_text()
     project_log = (tmp_path / "logs" / "stockmonitor.log").read_text().splitlines()

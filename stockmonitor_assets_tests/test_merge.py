@@ -73,7 +73,7 @@ def merge(**overrides) -> pl.DataFrame:
         "fundamental_indicators": FUNDAMENTAL_INDICATORS.empty(),
         "sessions": SESSIONS,
     }
-    return merge_daily(**{**inputs, **overrides})
+    return MERGED.conform(merge_daily(**{**inputs, **overrides}))  # as the write conforms it
 
 
 def test_merge_keeps_exactly_the_universe_rows_of_every_day():

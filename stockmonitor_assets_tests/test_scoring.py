@@ -13,12 +13,18 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from stockmonitor_assets.schemas import FACTORS, MERGED, SCORES
+from stockmonitor_assets.transforms import scoring
 from stockmonitor_assets.transforms.scoring import (
     DEFAULT_WEIGHTS,
     score_level,
-    score_stocks,
     validate_weights,
 )
+
+
+def score_stocks(*args) -> pl.DataFrame:
+    """`scoring.score_stocks`, conformed as the write conforms it (proving the contract)."""
+    return SCORES.conform(scoring.score_stocks(*args))
+
 
 DAY = dt.date(2024, 3, 1)
 DAYS = [DAY, dt.date(2024, 3, 4)]

@@ -21,14 +21,21 @@ from hypothesis import strategies as st
 from MyTT import ABS, EMA, MA, MAX, REF, SMA
 from polars.testing import assert_frame_equal
 
-from stockmonitor_assets.schemas import COMPLETED_OHLCV, TECHNICAL_INDICATORS
+from stockmonitor_assets.schemas import BUILTIN_TECHNICAL, COMPLETED_OHLCV, TECHNICAL_INDICATORS
+from stockmonitor_assets.transforms import technical
 from stockmonitor_assets.transforms.technical import (
     ANCHOR_STEP_DEFAULT,
     WINDOW_DEFAULT,
-    compute_technical_indicators,
     window_partitions_needed,
     window_start,
 )
+
+
+def compute_technical_indicators(*args, **kwargs) -> pl.DataFrame:
+    """`technical.compute_technical_indicators`, conformed as the write conforms it (proving
+    the contract of its built-in columns)."""
+    return BUILTIN_TECHNICAL.conform(technical.compute_technical_indicators(*args, **kwargs))
+
 
 PRICE_LEVEL = ("sma_5", "sma_10", "sma_20", "sma_60", "macd_dif", "macd_dea", "macd_hist")
 INDICATORS = (*PRICE_LEVEL, "rsi_14", "return_20d", "volatility_20d")

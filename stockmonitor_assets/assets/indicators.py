@@ -9,9 +9,8 @@ from stockmonitor_assets import settings
 from stockmonitor_assets.assets.partitions import (
     DayStream,
     Partitions,
+    by_day,
     partition_days,
-    split_by_day,
-    stack_days,
     trading_day_asset,
 )
 from stockmonitor_assets.assets.rules import SOURCE_RATIOS_CHECK, check_spec, record_thresholds
@@ -19,7 +18,7 @@ from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.plugins import PluginError
 from stockmonitor_assets.quality import Outcome, check_source_ratios
 from stockmonitor_assets.resources import MarketDataResource
-from stockmonitor_assets.schemas import CUSTOM_FACTORS, FUNDAMENTALS
+from stockmonitor_assets.schemas import CUSTOM_FACTORS
 from stockmonitor_assets.sources.base import MarketDataSource
 from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets.thresholds import QualityThresholds
@@ -53,10 +52,10 @@ def technical_indicators(
     calendar = sessions_through(days[-1])
     history = WindowHistory(io_manager.store, market_data.client(), calendar)
 
-    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
+    def compute(chunk: list[dt.date]) -> pl.DataFrame:
         window = history.covering(chunk, completed_ohlcv)
         values = technical.compute_technical_indicators(window, chunk, calendar, window=WINDOW)
-        return split_by_day(_with_custom_factors(values, window, chunk), chunk)
+        return _with_custom_factors(values, window, chunk)
 
     def summary() -> dict[str, int]:
         return {
@@ -75,9 +74,8 @@ def fundamental_indicators(
     """PE TTM, PB, ROE TTM and their inverses EP, BP, point in time."""
     days = partition_days(context)
 
-    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
-        inputs = stack_days(fundamentals, chunk, FUNDAMENTALS.empty())
-        return split_by_day(fundamental.compute_fundamental_indicators(inputs), chunk)
+    def compute(chunk: list[dt.date]) -> pl.DataFrame:
+        return fundamental.compute_fundamental_indicators(fundamentals.stack(chunk))
 
     def judge(key: str, frame: pl.DataFrame) -> Outcome:
         return check_source_ratios(frame, fundamentals[key], quality.ratio_tolerance)
@@ -145,5 +143,4 @@ class WindowHistory:
             .select(HISTORY_COLUMNS)
         )
         self.days_from_source += len(days)
-        by_day = split_by_day(traded, days)
-        return {d: by_day[partition_key(d)] for d in days}
+        return dict(by_day("completed_ohlcv", traded, days))

@@ -10,9 +10,8 @@ from pydantic import field_validator
 from stockmonitor_assets.assets.partitions import (
     DayStream,
     Partitions,
+    by_day,
     partition_days,
-    split_by_day,
-    stack_days,
     trading_day_asset,
 )
 from stockmonitor_assets.assets.rules import COMPLETION_CHECK, check_spec, record_thresholds
@@ -20,7 +19,7 @@ from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.quality import Outcome, check_completion
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.run_request import RunRequestError, listed_codes, require_listed
-from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS, INSTRUMENTS, TABLES
+from stockmonitor_assets.schemas import COMPLETED_OHLCV, FUNDAMENTALS, TABLES
 from stockmonitor_assets.sources.base import MarketDataSource
 from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets.thresholds import QualityThresholds
@@ -64,11 +63,8 @@ def instruments(
     _require_known_targets(source, days, config.target_stocks)
     subset = Subset.of(context, config, io_manager.store, days)
 
-    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
-        return {
-            partition_key(d): subset.into_day(partition_key(d), _universe(source, d, subset))
-            for d in chunk
-        }
+    def compute(chunk: list[dt.date]) -> pl.DataFrame:
+        return subset.into_days(chunk, _stacked(_universe(source, d, subset) for d in chunk))
 
     yield dg.Output(DayStream(context, days, compute))
 
@@ -85,8 +81,8 @@ def raw_ohlcv(
     source, days = market_data.client(), partition_days(context)
     subset = Subset.of(context, config, io_manager.store, days)
 
-    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
-        universe = subset.rows(stack_days(instruments, chunk, INSTRUMENTS.empty()))
+    def compute(chunk: list[dt.date]) -> pl.DataFrame:
+        universe = subset.rows(instruments.stack(chunk))
         ids = universe["order_book_id"].unique().sort().to_list()
         fetched = bars.validate_source_bars(
             source.daily_bars(ids, chunk[0], chunk[-1]), chunk, source.name
@@ -95,8 +91,7 @@ def raw_ohlcv(
             universe.select("order_book_id", "date"), on=["order_book_id", "date"]
         )
         factors = source.ex_factors(ids, chunk[0], chunk[-1])
-        fresh = split_by_day(bars.attach_adj_factor(listed, factors), chunk)
-        return {key: subset.into_day(key, frame) for key, frame in fresh.items()}
+        return subset.into_days(chunk, bars.attach_adj_factor(listed, factors))
 
     yield dg.Output(DayStream(context, days, compute))
 
@@ -121,16 +116,16 @@ def completed_ohlcv(
     subset = Subset.of(context, config, io_manager.store, days)
     state = {"last_known": _carry_state(io_manager.store, days[0])}
 
-    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
-        frames = {}
+    def compute(chunk: list[dt.date]) -> pl.DataFrame:
+        frames = []
         for day in chunk:
             key, last_known = partition_key(day), state["last_known"]
             universe, raw = subset.rows(instruments[key]), subset.rows(raw_ohlcv[key])
             extra = _bootstrap(source, day, universe, raw, last_known)
             fresh = completion.complete_day(day, universe, raw, pl.concat([last_known, extra]))
-            frames[key] = subset.into_day(key, fresh)
-            state["last_known"] = completion.last_known_from(frames[key])
-        return frames
+            frames.append(subset.into_days([day], fresh))
+            state["last_known"] = completion.last_known_from(frames[-1])
+        return _stacked(frames)
 
     calendar = sessions_through(days[-1])
 
@@ -155,15 +150,13 @@ def fundamentals(
     source, days = market_data.client(), partition_days(context)
     subset = Subset.of(context, config, io_manager.store, days)
 
-    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
-        frames = {}
+    def compute(chunk: list[dt.date]) -> pl.DataFrame:
+        frames = []
         for day in chunk:
-            key = partition_key(day)
-            ids = subset.rows(instruments[key])["order_book_id"].to_list()
+            ids = subset.rows(instruments[partition_key(day)])["order_book_id"].to_list()
             reported = source.fundamentals_pit(ids, day) if ids else FUNDAMENTALS.empty()
-            fresh = _point_in_time(reported.with_columns(date=pl.lit(day)), day, source.name)
-            frames[key] = subset.into_day(key, fresh)
-        return frames
+            frames.append(_point_in_time(reported.with_columns(date=pl.lit(day)), day, source.name))
+        return subset.into_days(chunk, _stacked(frames))
 
     yield dg.Output(DayStream(context, days, compute))
 
@@ -204,12 +197,20 @@ class Subset:
             return frame
         return frame.filter(pl.col("order_book_id").is_in(list(self.targets)))
 
-    def into_day(self, key: str, fresh: pl.DataFrame) -> pl.DataFrame:
-        """The partition to write for `key`: `fresh` itself, or merged into the stored day."""
+    def into_days(self, days: list[dt.date], fresh: pl.DataFrame) -> pl.DataFrame:
+        """The rows to write for `days`: `fresh` itself, or merged into each stored day."""
         if not self.targets:
             return fresh
-        stored = self.store.read(self.asset, key)
-        return merge_subset(stored, fresh, self.targets, TABLES[self.asset], key)
+        return pl.concat(
+            merge_subset(
+                self.store.read(self.asset, partition_key(day)),
+                part,
+                self.targets,
+                TABLES[self.asset],
+                partition_key(day),
+            )
+            for day, part in by_day(self.asset, fresh, days)
+        )
 
 
 def _require_trading_days(source: MarketDataSource, days: list[dt.date]) -> None:
@@ -239,8 +240,12 @@ def _require_known_targets(
 
 
 def _universe(source: MarketDataSource, day: dt.date, subset: Subset) -> pl.DataFrame:
-    listed = source.instruments(day).with_columns(date=pl.lit(day))
-    return INSTRUMENTS.conform(subset.rows(listed))
+    return subset.rows(source.instruments(day).with_columns(date=pl.lit(day)))
+
+
+def _stacked(frames) -> pl.DataFrame:
+    """The frames of a chunk's days as one (columns matched by name; the write checks them)."""
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def _carry_state(store: PartitionStore, first_day: dt.date) -> pl.DataFrame:
@@ -276,4 +281,4 @@ def _point_in_time(frame: pl.DataFrame, day: dt.date, source: str) -> pl.DataFra
             f"source {source!r} returned {len(leaked)} report(s) announced after {day} "
             f"(look-ahead), e.g. {leaked['order_book_id'][0]}"
         )
-    return FUNDAMENTALS.conform(frame)
+    return frame

@@ -1,11 +1,13 @@
 """Partition plumbing shared by the assets: the days of a run, and how a range streams.
 
 A step covers one day or a whole single-run range (a 20-year backfill included). Its
-upstream partitions arrive as `StoredPartitions` (read from the store on lookup), and its
-own partitions leave as a `DayStream`: computed chunk by chunk while the IO manager writes
-them, so a step holds at most one chunk (plus what the chunk's computation needs, e.g. the
-indicator window) at a time. Per-day metadata, progress lines and the inputs of the step's
-checks are gathered on the way.
+upstream partitions arrive as `StoredPartitions` (read from the store on lookup, a chunk of
+days `stack`ed into one typed frame), and its own partitions leave as a `DayStream`: one
+frame computed per chunk (`chunk_days` of the IO manager), split by day and written while
+the stream is consumed, so a step holds at most one chunk (plus what the chunk's
+computation needs, e.g. the indicator window) at a time. Each day is conformed once, by
+the write; its metadata, the progress lines and the inputs of the step's checks are taken
+from the frames written.
 """
 
 import datetime as dt
@@ -15,9 +17,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import dagster as dg
 import polars as pl
 
-from stockmonitor_assets import settings
 from stockmonitor_assets.assets.metadata import partition_metadata
 from stockmonitor_assets.assets.rules import CheckRule, check_result
+from stockmonitor_assets.io_managers import PartitionStream, WriteDay
 from stockmonitor_assets.quality import Outcome, combine
 from stockmonitor_assets.schemas import TABLES
 from stockmonitor_assets.storage import StoredPartitions
@@ -69,30 +71,28 @@ def trading_day_asset(
     )
 
 
-def chunks(days: Sequence[dt.date], size: int | None = None) -> Iterator[list[dt.date]]:
-    """`days` in consecutive runs of at most `size` (STOCKMONITOR_CHUNK_DAYS) days."""
-    size = size or settings.chunk_days()
+def chunks(days: Sequence[dt.date], size: int) -> Iterator[list[dt.date]]:
+    """`days` in consecutive runs of at most `size` days (the IO manager's `chunk_days`)."""
     for start in range(0, len(days), size):
         yield list(days[start : start + size])
 
 
-class DayStream:
+class DayStream(PartitionStream):
     """A step's partitions, computed chunk by chunk as the IO manager writes them.
 
-    `compute(chunk_days)` returns `{partition_key: frame}` for one chunk. While the stream
-    is consumed, each day's frame is conformed to its contract (so metadata and judges see
-    exactly what is written), its metadata is attached to its own partition, `judges` give
-    each day a verdict (turned into the step's check results by `check_results`), and a
-    progress line is logged per chunk.
+    `compute(chunk_days)` returns one frame for a chunk: the rows of all its days, with
+    their `date`. The stream splits it by day (a day without rows gets an empty partition)
+    and hands each day to the IO manager's write, which conforms it to its contract once;
+    from the frame written, each day gets its metadata and a verdict of every judge
+    (turned into the step's check results by `check_results`). A progress line is logged
+    per chunk.
     """
-
-    conformed = True  # the IO manager need not conform its frames again
 
     def __init__(
         self,
         context: dg.AssetExecutionContext,
         days: Sequence[dt.date],
-        compute: Callable[[list[dt.date]], Mapping[str, pl.DataFrame]],
+        compute: Callable[[list[dt.date]], pl.DataFrame],
         judges: Mapping[str, Judge] | None = None,
         summary: Callable[[], Mapping[str, object]] | None = None,
     ):
@@ -103,17 +103,16 @@ class DayStream:
         self.verdicts: dict[str, dict[str, Outcome]] = {name: {} for name in self.judges}
         self.written = 0
 
-    def items(self) -> Iterator[tuple[str, pl.DataFrame]]:
+    def write(self, write_day: WriteDay, chunk_days: int) -> None:
         table = TABLES[self.asset]
-        for chunk in chunks(self.days):
-            frames = self.compute(chunk)
-            for key in map(partition_key, chunk):
-                frame = table.conform(frames[key])
+        for chunk in chunks(self.days, chunk_days):
+            for day, frame in by_day(self.asset, self.compute(chunk), chunk):
+                key = partition_key(day)
+                frame = write_day(key, frame)
                 self.context.add_asset_metadata(partition_metadata(frame, table), partition_key=key)
                 for name, judge in self.judges.items():
                     self.verdicts[name][key] = judge(key, frame)
                 self.written += 1
-                yield key, frame
             if len(self.days) > len(chunk):
                 log.info(
                     f"{self.asset}: {self.written}/{len(self.days)} days written "
@@ -131,12 +130,16 @@ class DayStream:
             yield check_result(rule, combine(self.verdicts[rule.name]), quality)
 
 
-def split_by_day(frame: pl.DataFrame, days: Sequence[dt.date]) -> dict[str, pl.DataFrame]:
-    """One frame per partition key; a day with no rows still gets an (empty) frame."""
-    parts = {d: g for (d,), g in frame.partition_by("date", as_dict=True).items()}
-    return {partition_key(d): parts.get(d, frame.clear()) for d in days}
-
-
-def stack_days(partitions: StoredPartitions, days: Sequence[dt.date], empty: pl.DataFrame):
-    """The stored partitions of `days` as one frame (typed even when there are none)."""
-    return pl.concat([empty, *partitions.frames([partition_key(d) for d in days])])
+def by_day(
+    asset: str, frame: pl.DataFrame, days: Sequence[dt.date]
+) -> Iterator[tuple[dt.date, pl.DataFrame]]:
+    """Each of `days` with its rows of `frame` (none: an empty frame of the same columns).
+    Rows of any other day are a bug of the computation: refused before anything is written."""
+    parts = {d: part for (d,), part in frame.partition_by("date", as_dict=True).items()}
+    stray = sorted(map(str, set(parts) - set(days)))
+    if stray:
+        raise ValueError(
+            f"{asset}: computed rows of days outside the chunk {days[0]}..{days[-1]}: {stray[:5]}"
+        )
+    for day in days:
+        yield day, parts[day] if day in parts else frame.clear()

@@ -5,7 +5,6 @@ Named `qlib_export`, not `qlib`: `dagster dev -f` puts this folder on `sys.path`
 """
 
 import dagster as dg
-import polars as pl
 
 from stockmonitor_assets import settings
 from stockmonitor_assets.assets.partitions import (
@@ -14,9 +13,9 @@ from stockmonitor_assets.assets.partitions import (
     partition_days,
     trading_day_asset,
 )
+from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.qlib_store import QlibProvider, QlibProviderError, check_location
-from stockmonitor_assets.schemas import MERGED, SCORES
-from stockmonitor_assets.trading_calendar import partition_key, sessions_through
+from stockmonitor_assets.trading_calendar import sessions_through
 from stockmonitor_assets.transforms import qlib_fields
 
 NOT_KEPT = (
@@ -28,7 +27,12 @@ NOT_KEPT = (
 # Not required: with no directory kept nothing is written, so nothing is recorded as
 # materialized (like scores_table without a database).
 @dg.asset(**trading_day_asset("export", kinds=frozenset({"qlib"})), output_required=False)
-def qlib_provider(context: dg.AssetExecutionContext, merged: Partitions, scores: Partitions):
+def qlib_provider(
+    context: dg.AssetExecutionContext,
+    io_manager: dg.ResourceParam[PartitionedParquetIOManager],
+    merged: Partitions,
+    scores: Partitions,
+):
     """A qlib provider directory (calendar, instruments, float32 features), one day at a time."""
     location = settings.qlib_dir()
     if location is None:
@@ -41,10 +45,10 @@ def qlib_provider(context: dg.AssetExecutionContext, merged: Partitions, scores:
         check_location(location)
         with provider.locked():
             provider.plan(days, sessions)  # a gap or an earlier start fails before any write
-            for chunk in chunks(days):
+            for chunk in chunks(days, io_manager.chunk_days):
                 frame = qlib_fields.provider_fields(
-                    _columns(merged, chunk, MERGED.empty(), qlib_fields.MERGED_INPUTS),
-                    _columns(scores, chunk, SCORES.empty(), qlib_fields.SCORE_INPUTS),
+                    merged.stack(chunk, qlib_fields.MERGED_INPUTS),
+                    scores.stack(chunk, qlib_fields.SCORE_INPUTS),
                 )
                 files += provider.write_chunk(frame, chunk, sessions)
     except (QlibProviderError, qlib_fields.QlibFieldError) as error:
@@ -59,10 +63,3 @@ def qlib_provider(context: dg.AssetExecutionContext, merged: Partitions, scores:
             "feature_files_written": files,
         }
     )
-
-
-def _columns(partitions: Partitions, days, empty: pl.DataFrame, columns) -> pl.DataFrame:
-    """Only `columns` of the stored days (the others are not decoded): memory per chunk."""
-    columns = list(columns)
-    frames = [partitions.store.read(partitions.asset, partition_key(d), columns) for d in days]
-    return pl.concat([empty.select(columns), *frames])

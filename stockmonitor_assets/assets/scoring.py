@@ -10,20 +10,10 @@ from stockmonitor_assets.assets.partitions import (
     DayStream,
     Partitions,
     partition_days,
-    split_by_day,
-    stack_days,
     trading_day_asset,
 )
 from stockmonitor_assets.assets.rules import WITHHELD_CHECK, check_spec, record_thresholds
 from stockmonitor_assets.quality import check_withheld
-from stockmonitor_assets.schemas import (
-    COMPLETED_OHLCV,
-    FUNDAMENTAL_INDICATORS,
-    FUNDAMENTALS,
-    INSTRUMENTS,
-    MERGED,
-    TECHNICAL_INDICATORS,
-)
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets.trading_calendar import sessions_through
 from stockmonitor_assets.transforms import scoring
@@ -63,18 +53,17 @@ def merged(
     days = partition_days(context)
     calendar = sessions_through(days[-1])
 
-    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
-        frame = merge_daily(
-            stack_days(completed_ohlcv, chunk, COMPLETED_OHLCV.empty()),
-            stack_days(instruments, chunk, INSTRUMENTS.empty()),
-            stack_days(fundamentals, chunk, FUNDAMENTALS.empty()),
-            stack_days(technical_indicators, chunk, TECHNICAL_INDICATORS.empty()),
-            stack_days(fundamental_indicators, chunk, FUNDAMENTAL_INDICATORS.empty()),
+    def compute(chunk: list[dt.date]) -> pl.DataFrame:
+        return merge_daily(
+            completed_ohlcv.stack(chunk),
+            instruments.stack(chunk),
+            fundamentals.stack(chunk),
+            technical_indicators.stack(chunk),
+            fundamental_indicators.stack(chunk),
             calendar,
             min_bar_coverage=quality.min_bar_coverage,
             float_tolerance=quality.float_tolerance,
         )
-        return split_by_day(frame, chunk)
 
     record_thresholds(context, quality)
     stream = DayStream(
@@ -93,9 +82,8 @@ def scores(context: dg.AssetExecutionContext, config: ScoringConfig, merged: Par
     days = partition_days(context)
     weights = scoring.validate_weights(config.weights)
 
-    def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
-        frame = scoring.score_stocks(stack_days(merged, chunk, MERGED.empty()), weights)
-        return split_by_day(frame, chunk)
+    def compute(chunk: list[dt.date]) -> pl.DataFrame:
+        return scoring.score_stocks(merged.stack(chunk), weights)
 
     context.add_asset_metadata({"weights": weights})
     yield dg.Output(DayStream(context, days, compute))

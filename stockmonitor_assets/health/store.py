@@ -9,10 +9,10 @@ import polars as pl
 from psycopg2 import sql
 
 from stockmonitor_assets.database import transaction
-from stockmonitor_assets.schemas import RUN_HEALTH
+from stockmonitor_assets.schemas import HEALTH_FOLDER, RUN_HEALTH
 from stockmonitor_assets.storage import PartitionStore
 
-FOLDER = "_health"
+FOLDER = HEALTH_FOLDER
 TABLE = "run_health"
 _PG_COLUMNS = {
     pl.String: "text",
@@ -23,12 +23,12 @@ _PG_COLUMNS = {
 }
 
 
-def write_run(store: PartitionStore, frame: pl.DataFrame) -> None:
-    """Store one run's rows (all with the same run_id)."""
+def write_run(store: PartitionStore, frame: pl.DataFrame) -> pl.DataFrame:
+    """Store one run's rows (all with the same run_id); the rows written (RUN_HEALTH)."""
     run_ids = frame["run_id"].unique().to_list()
     if len(run_ids) != 1:
         raise ValueError(f"run health: expected the rows of one run, got runs {run_ids}")
-    store.write(FOLDER, run_ids[0], RUN_HEALTH.conform(frame))
+    return store.write(FOLDER, run_ids[0], frame)
 
 
 def recorded_runs(store: PartitionStore) -> set[str]:

@@ -11,7 +11,8 @@ MIB = 2**20
 
 
 def health_frame(rows: list[dict]) -> pl.DataFrame:
-    """RUN_HEALTH rows from plain dicts (figures derived: rows/s, MiB)."""
+    """RUN_HEALTH columns and dtypes from plain dicts (figures derived: rows/s, MiB); the
+    rows are checked when the store writes them."""
     frame = (
         pl.DataFrame(
             rows,
@@ -29,7 +30,7 @@ def health_frame(rows: list[dict]) -> pl.DataFrame:
     frame = frame.with_columns(
         rows_per_s=pl.when(pl.col("wall_s") > 0).then(pl.col("rows_written") / pl.col("wall_s"))
     )
-    return RUN_HEALTH.conform(frame)
+    return RUN_HEALTH.align(frame)
 
 
 def run_summary(steps: pl.DataFrame, window: int = FAILURE_WINDOW) -> pl.DataFrame:

@@ -48,7 +48,7 @@ def attach_adj_factor(bars: pl.DataFrame, ex_factors: pl.DataFrame) -> pl.DataFr
     The factor is back-adjusted (cumulative from listing), so a stored partition never
     changes when a later dividend happens.
     """
-    events = EX_FACTORS.conform(ex_factors).sort("ex_date")
+    events = EX_FACTORS.align(ex_factors).sort("ex_date")
     with_factor = bars.sort("date").join_asof(
         events,
         left_on="date",
@@ -57,8 +57,8 @@ def attach_adj_factor(bars: pl.DataFrame, ex_factors: pl.DataFrame) -> pl.DataFr
         strategy="backward",
         check_sortedness=False,
     )
-    return RAW_OHLCV.conform(
-        with_factor.with_columns(adj_factor=pl.col("ex_cum_factor").fill_null(1.0))
+    return with_factor.with_columns(adj_factor=pl.col("ex_cum_factor").fill_null(1.0)).select(
+        RAW_OHLCV.names
     )
 
 

@@ -52,7 +52,7 @@ def complete_day(
         .join(known, on="order_book_id", how="left")
         .with_columns(pl.lit(day).alias("date"), *_nan_to_null(RAW_OHLCV.names[2:]))
     )
-    return COMPLETED_OHLCV.conform(_fill(frame))
+    return _fill(frame).select(COMPLETED_OHLCV.names)
 
 
 def last_known_from(completed: pl.DataFrame) -> pl.DataFrame:

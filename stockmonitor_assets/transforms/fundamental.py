@@ -13,8 +13,6 @@ NaN and infinite inputs are treated as missing, so no ratio is ever NaN or infin
 
 import polars as pl
 
-from stockmonitor_assets.schemas import FUNDAMENTAL_INDICATORS
-
 _INPUTS = ("total_market_cap", "net_profit_ttm", "total_equity")
 
 
@@ -22,16 +20,14 @@ def compute_fundamental_indicators(fundamentals: pl.DataFrame) -> pl.DataFrame:
     """FUNDAMENTAL_INDICATORS of every (order_book_id, date) row of FUNDAMENTALS."""
     mcap, profit, equity = (pl.col(c) for c in _INPUTS)
     clean = fundamentals.with_columns(_finite_or_null(c) for c in _INPUTS)
-    return FUNDAMENTAL_INDICATORS.conform(
-        clean.select(
-            "order_book_id",
-            "date",
-            pe_ttm=ratio(mcap, profit),
-            pb=ratio(mcap, equity),
-            roe_ttm=ratio(profit, equity),
-            ep=ratio(profit, mcap),
-            bp=ratio(equity, mcap),
-        )
+    return clean.select(
+        "order_book_id",
+        "date",
+        pe_ttm=ratio(mcap, profit),
+        pb=ratio(mcap, equity),
+        roe_ttm=ratio(profit, equity),
+        ep=ratio(profit, mcap),
+        bp=ratio(equity, mcap),
     )
 
 

@@ -67,7 +67,7 @@ def merge_daily(
         listed_trading_days=listed_trading_days(frame, sessions),
         withheld_reason=quality.withheld_reason(float_tolerance),
     )
-    return MERGED.conform(quality.withhold_thin_days(frame, min_bar_coverage))
+    return quality.withhold_thin_days(frame, min_bar_coverage).select(MERGED.names)
 
 
 def listed_trading_days(frame: pl.DataFrame, sessions: Sequence[date]) -> pl.Series:

@@ -57,7 +57,7 @@ def score_stocks(
     frame = _standardize(frame, {_raw(f): f"z_{f}" for f in FACTORS})
     frame = frame.with_columns(composite=composite(full_weights))
     frame = _rank(frame).with_columns(level=score_level(pl.col("score")))
-    return SCORES.conform(frame)
+    return frame.select(SCORES.names)
 
 
 def validate_weights(weights: Mapping[str, float]) -> dict[str, float]:

@@ -6,7 +6,8 @@ partition and the freshly fetched rows of the targets and returns the day with e
 targets' rows replaced:
 
 - every non-target row of the stored partition is kept unchanged (same values, same
-  dtypes; the result is sorted by the table key, as `TableSchema.conform` writes it);
+  dtypes; both frames are aligned to the table's columns and dtypes, `TableSchema.align`,
+  and the result is sorted by the table key; the write conforms it like any partition);
 - the fresh rows are authoritative for the targets: a target with no fresh row (not listed
   that day, delisted, no bar) has no row afterwards, so the day stays consistent with the
   source's universe of that day;
@@ -65,11 +66,11 @@ def merge_subset(
             f"({len(targets)} stock(s)) cannot create it. Sync the day without target_stocks "
             "first; nothing was written"
         )
-    fresh = schema.conform(fresh)
+    fresh = schema.align(fresh)
     _require_only_targets(fresh, targets, where)
     _require_one_day(stored, fresh, where)
     kept = stored.filter(~pl.col("order_book_id").is_in(list(targets)))
-    merged = pl.concat([schema.conform(kept), fresh], how="vertical")
+    merged = pl.concat([schema.align(kept), fresh], how="vertical")
     return merged.sort(list(schema.key)) if schema.key else merged
 
 

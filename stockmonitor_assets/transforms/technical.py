@@ -113,7 +113,7 @@ def compute_technical_indicators(
     joined = rows.join(
         pl.concat([_empty_values(), *values]), on=["order_book_id", "date"], how="left"
     )
-    return BUILTIN_TECHNICAL.conform(_forward_adjust(joined))
+    return _forward_adjust(joined).select(BUILTIN_TECHNICAL.names)
 
 
 def back_adjusted_traded_bars(bars: pl.DataFrame) -> pl.DataFrame:

@@ -23,6 +23,7 @@ from polars.testing import assert_frame_equal
 
 from stockmonitor_assets.database import PostgresResource
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
+from stockmonitor_assets.schemas import HEALTH_FOLDER, RUN_HEALTH
 from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets_tests.production.conftest import recent_sessions
@@ -164,8 +165,11 @@ def test_rematerializing_the_range_rewrites_byte_identical_objects(s3, cli):
 
 
 def _frame(rows: int) -> pl.DataFrame:
-    return pl.DataFrame({"order_book_id": [f"{i:06d}.XSHE" for i in range(rows)]}).with_columns(
-        close=pl.int_range(rows) * 0.01
+    """Run-health rows (a table with few required columns): the store writes only frames
+    meeting their folder's contract."""
+    steps = pl.DataFrame({"run_id": "run", "step_key": [f"step_{i:06d}" for i in range(rows)]})
+    return pl.concat([RUN_HEALTH.empty(), steps], how="diagonal_relaxed").with_columns(
+        run_outcome=pl.lit("success", RUN_HEALTH.polars_schema["run_outcome"])
     )
 
 
@@ -173,8 +177,7 @@ def test_a_write_that_raises_mid_object_leaves_the_previous_whole_object(s3, mon
     client, _ = s3
     client.create_bucket(Bucket=ATOMIC_BUCKET)
     store = PartitionStore(f"s3://{ATOMIC_BUCKET}/raises")
-    previous = _frame(20_000)
-    store.write("scores", "2024-06-12", previous)
+    previous = store.write(HEALTH_FOLDER, "run", _frame(20_000))
     write_parquet = pl.DataFrame.write_parquet
 
     def half_then_raise(frame, file, *args, **kwargs):
@@ -185,9 +188,9 @@ def test_a_write_that_raises_mid_object_leaves_the_previous_whole_object(s3, mon
 
     monkeypatch.setattr(pl.DataFrame, "write_parquet", half_then_raise)
     with pytest.raises(OSError, match="No space left"):
-        store.write("scores", "2024-06-12", _frame(30_000))
+        store.write(HEALTH_FOLDER, "run", _frame(30_000))
     monkeypatch.undo()
-    assert_frame_equal(store.read("scores", "2024-06-12"), previous)
+    assert_frame_equal(store.read(HEALTH_FOLDER, "run"), previous)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["terminated", "killed"])

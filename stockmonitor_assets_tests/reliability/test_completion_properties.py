@@ -20,7 +20,14 @@ from hypothesis import strategies as st
 
 from stockmonitor_assets import trading_calendar as tc
 from stockmonitor_assets.schemas import COMPLETED_OHLCV, RAW_OHLCV
-from stockmonitor_assets.transforms.completion import complete_day, last_known_from
+from stockmonitor_assets.transforms import completion
+from stockmonitor_assets.transforms.completion import last_known_from
+
+
+def complete_day(*args) -> pl.DataFrame:
+    """`completion.complete_day`, conformed as the write conforms it (proving the contract)."""
+    return COMPLETED_OHLCV.conform(completion.complete_day(*args))
+
 
 pytestmark = pytest.mark.reliability
 
