@@ -28,6 +28,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
 
     base_dir: str = "data"
     storage_options: dict[str, Any] = {}
+    run_health: bool = True  # measure each run's health (Settings.run_health)
 
     @property
     def store(self) -> PartitionStore:
@@ -37,7 +38,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         if "://" not in self.base_dir:
             check_local_data_dir(self.base_dir)
         # Every step of the project needs this resource: the run's health is measured here.
-        record.run_started(context)
+        record.run_started(context, self.run_health)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         record.run_finished(context, self.store)

@@ -14,6 +14,7 @@ import pytest
 from stockmonitor_assets.assets import market
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.resources import MarketDataResource
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.thresholds import QualityThresholds
 
 # Tests (and the subprocesses they start) keep the demo market's year cache out of $HOME. One
@@ -48,15 +49,27 @@ def inject(source) -> InjectedMarketData:
     return InjectedMarketData(key=key)
 
 
+def settings_for(data_dir: Path) -> Settings:
+    """The environment's settings (read now, as a code location load reads them), with
+    DATA_DIR set to `data_dir`."""
+    environ = {**os.environ, "DATA_DIR": str(data_dir)}
+    return Settings.from_env(environ)
+
+
 class Pipeline:
-    """Materializes assets into `data_dir` with `source`, like the CLI would."""
+    """Materializes assets into `data_dir` with `source`, like the CLI would: the settings
+    are the environment's when the pipeline is made (DATA_DIR: `data_dir`)."""
 
     def __init__(self, data_dir: Path, source, instance: dg.DagsterInstance):
         self.data_dir, self.instance = data_dir, instance
+        settings = settings_for(data_dir)
         self.resources = {
-            "io_manager": PartitionedParquetIOManager(base_dir=str(data_dir)),
+            "io_manager": PartitionedParquetIOManager(
+                base_dir=str(data_dir), run_health=settings.run_health
+            ),
             "market_data": source if isinstance(source, MarketDataResource) else inject(source),
             "quality": QualityThresholds(),
+            "settings": settings,
         }
 
     def materialize(self, assets, first: str, last: str | None = None, **kwargs):

@@ -206,8 +206,8 @@ def test_a_csv_file_over_the_size_limit_is_refused_by_name(tmp_path, monkeypatch
 
 def test_file_limits_have_documented_defaults_and_reject_nonsense(tmp_path, monkeypatch):
     docs = (Path(__file__).resolve().parents[1] / "docs" / "files-source.md").read_text()
-    assert f"`{settings.FILES_MAX_ROWS}` | {settings.DEFAULT_FILES_MAX_ROWS:,}" in docs
-    assert f"`{settings.FILES_MAX_MB}` | {settings.DEFAULT_FILES_MAX_MB:,}" in docs
+    assert f"`{settings.FILES_MAX_ROWS}` | {settings.default("files_max_rows"):,}" in docs
+    assert f"`{settings.FILES_MAX_MB}` | {settings.default("files_max_mb"):,}" in docs
     minimal_market(tmp_path)
     monkeypatch.setenv("STOCKMONITOR_FILES_MAX_ROWS", "lots")
     with pytest.raises(ValueError, match="STOCKMONITOR_FILES_MAX_ROWS='lots' is not an integer"):

@@ -21,6 +21,8 @@ ATTACKS = {
         "rqdatac_api_key": {"env": "RQDATAC_API_KEY"},
     },
     "io_manager": {"base_dir": "/elsewhere"},
+    # The settings assets and sensors read mid-run: the qlib directory, the alerts' log dir.
+    "settings": {"qlib_dir_given": "/elsewhere", "log_dir": "/elsewhere"},
 }
 FILES_DIR_ATTACK = ("market_data", {"files_dir": "/elsewhere"})
 CASES = [*ATTACKS.items(), FILES_DIR_ATTACK]

@@ -71,7 +71,7 @@ def trading_day_asset(
 
 def chunks(days: Sequence[dt.date], size: int | None = None) -> Iterator[list[dt.date]]:
     """`days` in consecutive runs of at most `size` (STOCKMONITOR_CHUNK_DAYS) days."""
-    size = size or settings.chunk_days()
+    size = size or settings.DEFAULT_CHUNK_DAYS
     for start in range(0, len(days), size):
         yield list(days[start : start + size])
 

@@ -7,7 +7,6 @@ Named `qlib_export`, not `qlib`: `dagster dev -f` puts this folder on `sys.path`
 import dagster as dg
 import polars as pl
 
-from stockmonitor_assets import settings
 from stockmonitor_assets.assets.partitions import (
     Partitions,
     chunks,
@@ -16,6 +15,7 @@ from stockmonitor_assets.assets.partitions import (
 )
 from stockmonitor_assets.qlib_store import QlibProvider, QlibProviderError, check_location
 from stockmonitor_assets.schemas import MERGED, SCORES
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.trading_calendar import partition_key, sessions_through
 from stockmonitor_assets.transforms import qlib_fields
 
@@ -28,9 +28,11 @@ NOT_KEPT = (
 # Not required: with no directory kept nothing is written, so nothing is recorded as
 # materialized (like scores_table without a database).
 @dg.asset(**trading_day_asset("export", kinds=frozenset({"qlib"})), output_required=False)
-def qlib_provider(context: dg.AssetExecutionContext, merged: Partitions, scores: Partitions):
+def qlib_provider(
+    context: dg.AssetExecutionContext, settings: Settings, merged: Partitions, scores: Partitions
+):
     """A qlib provider directory (calendar, instruments, float32 features), one day at a time."""
-    location = settings.qlib_dir()
+    location = settings.qlib_dir
     if location is None:
         context.log.info(f"qlib_provider skipped: {NOT_KEPT}")
         return
