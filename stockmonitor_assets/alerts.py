@@ -225,8 +225,6 @@ def alert_now_unless_a_daemon_will(
 )
 def run_failure_alert(context: dg.SensorEvaluationContext, settings: Settings) -> dg.SkipReason:
     now = dt.datetime.now(dt.UTC)
-    cursor, sent = alert_new_failures(
-        context.instance, context.cursor, context.log, now, settings
-    )
+    cursor, sent = alert_new_failures(context.instance, context.cursor, context.log, now, settings)
     context.update_cursor(cursor)
     return dg.SkipReason(f"{sent} failed run(s) alerted")

@@ -27,9 +27,7 @@ from stockmonitor_assets.settings import Settings
 REFUSED_TAG = "stockmonitor/refused"
 
 
-def refusal(
-    run: dg.DagsterRun, config: Settings, now: dt.datetime | None = None
-) -> str | None:
+def refusal(run: dg.DagsterRun, config: Settings, now: dt.datetime | None = None) -> str | None:
     """Why `run` must not start (one line), or None. The source (as `config` describes it)
     is asked only when the run names target stocks."""
     try:

@@ -72,12 +72,8 @@ def _description(describe: Callable[[Settings], str], config: Settings) -> str:
 
 
 def _describe_settings(config: Settings | None) -> str:
-    named = f"source {config.source!r}, sync cron {config.sync_cron!r}, " if config else ""
-    return (
-        f"{named}every variable (docs/cli.md), as the code location loads them: universe "
-        "size, demo seed, look-back, chunk days, scores due time, quality thresholds, "
-        "holiday lists, history start, directories, database, file limits"
-    )
+    named = f": source {config.source!r}, sync cron {config.sync_cron!r}, ..." if config else ""
+    return f"every variable, as the code location loads them{named}"
 
 
 def _describe_source(config: Settings) -> str:

@@ -17,8 +17,8 @@ later, at the end of the day, so a run of a listed key always finds the day publ
 
 import datetime as dt
 import functools
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np

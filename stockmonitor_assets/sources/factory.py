@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stockmonitor_assets import plugins, settings
 from stockmonitor_assets.sources.base import MarketDataSource
-from stockmonitor_assets.sources.files_layout import FileLimits
+from stockmonitor_assets.sources.files_layout import DEFAULT_LIMITS, FileLimits
 
 
 def build_source(
@@ -21,7 +21,7 @@ def build_source(
     demo_seed: int = settings.default("demo_seed"),
     universe_size: int = settings.default("universe_size"),
     files_dir: str | Path | None = None,
-    files_limits: FileLimits = FileLimits(),
+    files_limits: FileLimits = DEFAULT_LIMITS,
     cache_dir: str | Path | None = None,
     demo_cache_dir: str | Path | None = None,
     api_key: str | None = None,

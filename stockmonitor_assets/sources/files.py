@@ -39,13 +39,14 @@ from stockmonitor_assets.schemas import EX_FACTORS, FUNDAMENTALS, INSTRUMENTS, S
 from stockmonitor_assets.sources.base import DataNotAvailableError, MarketDataSource
 from stockmonitor_assets.sources.files_layout import (
     BARS_TABLE,
+    DEFAULT_LIMITS,
     EX_FACTORS_TABLE,
-    FileLimits,
     FUNDAMENTALS_TABLE,
     INSTRUMENTS_TABLE,
     MARKET_CAPS_TABLE,
     TRADING_DAYS_TABLE,
     UNADJUSTED_FLAG,
+    FileLimits,
     Problem,
     SourceFileError,
     Table,
@@ -87,7 +88,7 @@ class FilesSource:
 
     name = "files"
 
-    def __init__(self, directory: Path, limits: FileLimits = FileLimits()):
+    def __init__(self, directory: Path, limits: FileLimits = DEFAULT_LIMITS):
         self.directory, self.limits = Path(directory), limits
         if not self.directory.is_dir():
             raise SourceFileError(f"files source directory {self.directory} does not exist")

@@ -138,6 +138,9 @@ class FileLimits:
     max_mb: int = settings.default("files_max_mb")
 
 
+DEFAULT_LIMITS = FileLimits()
+
+
 def read_table(
     path: Path | None, table: Table, limits: FileLimits
 ) -> tuple[pl.DataFrame, list[Problem]]:
