@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from stockmonitor_assets.assets import freshness
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.sources.files import FilesSource, export_to_files
 from stockmonitor_assets_tests.conftest import DEMO_CACHE, inject
@@ -52,7 +53,7 @@ def test_files_latest_day_is_the_last_day_in_the_files(tmp_path):
 
 def run_check(instance, source):
     context = dg.build_asset_check_context(instance=instance)
-    return freshness.scores_on_time(context, inject(source))
+    return freshness.scores_on_time(context, inject(source), Settings.from_env())
 
 
 def test_historical_dataset_is_on_time_once_its_last_day_is_scored(tmp_path, monkeypatch):
