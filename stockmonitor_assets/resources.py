@@ -17,11 +17,11 @@ class MarketDataResource(dg.ConfigurableResource):
     """Where bars, instruments and fundamentals come from (STOCKMONITOR_SOURCE)."""
 
     source: str = "demo"
-    demo_seed: int = settings.default("demo_seed")
-    universe_size: int = settings.default("universe_size")
+    demo_seed: int = settings.DEFAULT_DEMO_SEED
+    universe_size: int = settings.DEFAULT_UNIVERSE_SIZE
     files_dir: str | None = None
-    files_max_rows: int = settings.default("files_max_rows")
-    files_max_mb: int = settings.default("files_max_mb")
+    files_max_rows: int = settings.DEFAULT_FILES_MAX_ROWS
+    files_max_mb: int = settings.DEFAULT_FILES_MAX_MB
     cache_dir: str | None = None
     demo_cache_dir: str | None = None
     rqdatac_api_key: str | None = None

@@ -18,8 +18,8 @@ from stockmonitor_assets.sources.files_layout import DEFAULT_LIMITS, FileLimits
 def build_source(
     kind: str,
     *,
-    demo_seed: int = settings.default("demo_seed"),
-    universe_size: int = settings.default("universe_size"),
+    demo_seed: int = settings.DEFAULT_DEMO_SEED,
+    universe_size: int = settings.DEFAULT_UNIVERSE_SIZE,
     files_dir: str | Path | None = None,
     files_limits: FileLimits = DEFAULT_LIMITS,
     cache_dir: str | Path | None = None,

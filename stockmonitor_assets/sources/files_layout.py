@@ -134,8 +134,8 @@ class FileLimits:
     """Per file of the files source: a file over either is refused by name before it is
     read (memory follows rows, not bytes: a 116 KB Parquet of 5 M rows took 893 MiB)."""
 
-    max_rows: int = settings.default("files_max_rows")
-    max_mb: int = settings.default("files_max_mb")
+    max_rows: int = settings.DEFAULT_FILES_MAX_ROWS
+    max_mb: int = settings.DEFAULT_FILES_MAX_MB
 
 
 DEFAULT_LIMITS = FileLimits()
