@@ -1,4 +1,6 @@
-"""Every environment variable the project reads, as one typed object: `Settings`.
+"""Every environment variable the project reads, as one typed object: `Settings`
+(settings_resource.py, reached as `settings.Settings`: a Dagster resource, imported on first
+use so that modules needing only the names and parsers here import no Dagster).
 
 Each variable has its type, bounds and default stated once, here. `Settings.from_env()`
 parses all of them and raises one `SettingsError` naming every bad variable and its value.

@@ -114,7 +114,8 @@ def test_the_built_settings_are_handed_to_the_resources():
 
 # Where the environment may be read, and why (settings.py's docstring).
 ALLOWED = {
-    "settings.py": "the one parser of every variable",
+    "settings.py": "the parsers, and the import-time uses they serve",
+    "settings_resource.py": "Settings.from_env, the one reading of every variable",
     "cli/launch.py": "hands the environment to Dagster's own processes",
     "cli/checkup.py": "the instance's dagster.yaml `{env: ...}` variables",
 }
