@@ -2,7 +2,7 @@
 (settings_resource.py, reached as `settings.Settings`: a Dagster resource, imported on first
 use so that modules needing only the names and parsers here import no Dagster).
 
-Each variable has its type, bounds and default stated once, here. `Settings.from_env()`
+Each variable has its type, bounds and default stated once, in `Settings`. `Settings.from_env()`
 parses all of them and raises one `SettingsError` naming every bad variable and its value.
 It is built once when the code location loads (`definitions.build_defs`) and by
 `stockmonitor validate`, and handed on: resources are built from its fields, and assets and
@@ -12,7 +12,7 @@ reads the environment mid-run.
 The one import-time use: what Dagster's decorators need when modules are defined, the
 partitions definition (`history_start`, `user_holidays`: trading_calendar.py) and the
 columns of users' factors (`factor_modules`: schemas.py), through the same parsers
-`from_env` uses. Documented exceptions outside this module: the log-file handler, which
+`from_env` uses (and `cache_home`, where the calendar caches exchange_calendars' holidays). Documented exceptions outside this module: the log-file handler, which
 Dagster builds from dagster.yaml, outside any resource (`log_dir`: logfiles.py), and the
 CLI handing the environment to Dagster's own processes (cli/launch.py, the instance's
 `{env: ...}` variables in cli/checkup.py).
