@@ -20,7 +20,7 @@ import dagster as dg
 from pydantic import ValidationError
 
 from stockmonitor_assets import alerts, run_request
-from stockmonitor_assets.resources import market_data_from
+from stockmonitor_assets.resources import as_a_run_reads_it, market_data_from
 from stockmonitor_assets.run_request import RunRequestError
 from stockmonitor_assets.settings import Settings
 
@@ -35,7 +35,7 @@ def refusal(run: dg.DagsterRun, config: Settings, now: dt.datetime | None = None
         targets = run_request.targets_of_run_config(run.run_config)
         _check_thresholds(run.run_config)
         if targets and days is not None:
-            source = market_data_from(config).client()
+            source = as_a_run_reads_it(market_data_from(config)).client()
             run_request.require_listed(
                 targets, days.days, run_request.listed_codes(source), source.name
             )
