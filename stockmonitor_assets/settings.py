@@ -12,10 +12,11 @@ reads the environment mid-run.
 The one import-time use: what Dagster's decorators need when modules are defined, the
 partitions definition (`history_start`, `user_holidays`: trading_calendar.py) and the
 columns of users' factors (`factor_modules`: schemas.py), through the same parsers
-`from_env` uses (and `cache_home`, where the calendar caches exchange_calendars' holidays). Documented exceptions outside this module: the log-file handler, which
-Dagster builds from dagster.yaml, outside any resource (`log_dir`: logfiles.py), and the
-CLI handing the environment to Dagster's own processes (cli/launch.py, the instance's
-`{env: ...}` variables in cli/checkup.py).
+`from_env` uses (and `cache_home`, where the calendar caches exchange_calendars' holidays).
+Documented exceptions outside this module: the log-file handler, which Dagster builds from
+dagster.yaml, outside any resource (`log_dir`: logfiles.py), and the CLI handing the
+environment to Dagster's own processes (cli/launch.py, the instance's `{env: ...}`
+variables in cli/checkup.py).
 
 Secrets are not values here: they reach resources as `dagster.EnvVar` (hidden in the UI,
 resolved by the run), and `secrets_set` records which are set. The alert webhook URL is
