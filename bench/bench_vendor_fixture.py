@@ -11,6 +11,7 @@ median and each repetition.
 """
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -22,6 +23,7 @@ from benchlib import median, print_machine
 from stockmonitor_assets.assets import indicators, market, scoring
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.resources import MarketDataResource
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets.trading_calendar import partition_key
 
@@ -37,10 +39,14 @@ def one_run() -> tuple[float, float, bool]:
     started = time.perf_counter()
     export = write_vendor_export(root / "export")
     written = time.perf_counter() - started
+    settings = Settings.from_env({**os.environ, "DATA_DIR": str(root / "data")})
     resources = {
-        "io_manager": PartitionedParquetIOManager(base_dir=str(root / "data")),
+        "io_manager": PartitionedParquetIOManager(
+            base_dir=settings.data_dir, run_health=settings.run_health
+        ),
         "market_data": MarketDataResource(source="files", files_dir=str(export.directory)),
         "quality": QualityThresholds(),
+        "settings": settings,
     }
     tags = {
         "dagster/asset_partition_range_start": partition_key(export.sessions[0]),

@@ -35,7 +35,8 @@ from stockmonitor_assets.transforms import (
     technical,
 )
 
-WINDOW = settings.int_setting(settings.LOOKBACK_DAYS, settings.DEFAULT_LOOKBACK_DAYS, 60)
+CONFIG = settings.Settings.from_env()
+WINDOW = CONFIG.lookback_days
 
 
 class Stages:
@@ -53,9 +54,10 @@ class Stages:
 
 def run_day(day: dt.date, data_dir: Path, out_dir: Path, stages: Stages) -> dict[str, int]:
     source = build_source(
-        settings.source_kind(),
-        demo_seed=settings.int_setting(settings.DEMO_SEED, settings.DEFAULT_DEMO_SEED, 0),
-        universe_size=settings.int_setting(settings.UNIVERSE_SIZE, settings.DEFAULT_UNIVERSE_SIZE),
+        CONFIG.source,
+        demo_seed=CONFIG.demo_seed,
+        universe_size=CONFIG.universe_size,
+        demo_cache_dir=CONFIG.demo_cache_dir,
     )
     universe = source.instruments(day).with_columns(date=pl.lit(day))
     ids = universe["order_book_id"].unique().sort().to_list()

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from stockmonitor_assets import settings
 from stockmonitor_assets.errors import user_error
+from stockmonitor_assets.settings import ALERT_WEBHOOK, Settings
 from stockmonitor_assets.webhook import WebhookError, post_webhook
 
 ALERTS_FILE = "alerts.jsonl"
@@ -64,19 +64,21 @@ def append_alert(log_dir: Path, record: Mapping[str, object]) -> Path:
     return path
 
 
-def deliver(record: Mapping[str, object], log: object) -> None:
-    """Write the alert, then POST it if a webhook is configured; log, never raise."""
+def deliver(record: Mapping[str, object], log: object, config: Settings) -> None:
+    """Write the alert to `config`'s log dir, then POST it if a webhook is configured; log,
+    never raise."""
+    log_dir = Path(config.log_dir)
     try:
-        log.info(f"alert written to {append_alert(settings.log_dir(), record)}")
+        log.info(f"alert written to {append_alert(log_dir, record)}")
     except OSError as exc:
-        log.error(f"could not write the alert to {settings.log_dir()}: {exc}")
-    url = settings.get(settings.ALERT_WEBHOOK)
+        log.error(f"could not write the alert to {log_dir}: {exc}")
+    url = config.webhook_url()
     if url:
         try:
-            post_webhook(url, record)
+            post_webhook(url, record, config.alert_webhook_allow_http)
         except Exception as exc:  # noqa: BLE001 - an alert channel must never crash the sensor
             reason = exc if isinstance(exc, WebhookError) else type(exc).__name__
-            log.error(f"alert webhook ({settings.ALERT_WEBHOOK}) failed: {reason}")
+            log.error(f"alert webhook ({ALERT_WEBHOOK}) failed: {reason}")
 
 
 # Failures are found by scanning the instance's failed runs, not with `run_failure_sensor`:
@@ -165,18 +167,22 @@ def _cursor_time(cursor: str | None) -> dt.datetime | None:
 
 
 def alert_new_failures(
-    instance: dg.DagsterInstance, cursor: str | None, log: object, now: dt.datetime
+    instance: dg.DagsterInstance,
+    cursor: str | None,
+    log: object,
+    now: dt.datetime,
+    config: Settings,
 ) -> tuple[str, int]:
     """Alert every failed run not alerted yet; returns the next cursor and how many were sent.
 
     The cursor is the latest end time seen; each scan reaches back OVERLAP before it, and the
     alerts file keeps a run from being alerted twice."""
     latest = _cursor_time(cursor) or now - FIRST_LOOK_BACK
-    seen = alerted_run_ids(settings.log_dir())
+    seen = alerted_run_ids(Path(config.log_dir))
     sent = 0
     for end, run in failed_runs_since(instance, latest - OVERLAP):
         if run.run_id not in seen:
-            deliver(failure_record(instance, run, now), log)
+            deliver(failure_record(instance, run, now), log, config)
             seen.add(run.run_id)
             sent += 1
         latest = max(latest, end)
@@ -190,19 +196,23 @@ def daemon_alive(instance: dg.DagsterInstance, max_age: float = 60.0) -> bool:
 
 
 def alert_now_unless_a_daemon_will(
-    instance: dg.DagsterInstance, run: dg.DagsterRun, log: object, cause: str | None = None
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
+    log: object,
+    config: Settings,
+    cause: str | None = None,
 ) -> None:
     """Alert a run whose steps failed from the run itself when no daemon runs the sensor
     (`dagster asset materialize`, `make demo`, `stockmonitor run --in-process` on a bare
     checkout); with a daemon, the sensor alerts it once the run has failed, with its retry
     tags. The alerts file keeps the two from alerting one run twice. `cause` names what
     failed when no step did (a resource that could not start)."""
-    if daemon_alive(instance) or run.run_id in alerted_run_ids(settings.log_dir()):
+    if daemon_alive(instance) or run.run_id in alerted_run_ids(Path(config.log_dir)):
         return
     record = failure_record(instance, run, dt.datetime.now(dt.UTC))
     if cause:
         record["message"] = f"run failed: {cause}"[:MAX_MESSAGE_CHARS]
-    deliver(record, log)
+    deliver(record, log, config)
 
 
 @dg.sensor(
@@ -213,8 +223,8 @@ def alert_now_unless_a_daemon_will(
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def run_failure_alert(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+def run_failure_alert(context: dg.SensorEvaluationContext, settings: Settings) -> dg.SkipReason:
     now = dt.datetime.now(dt.UTC)
-    cursor, sent = alert_new_failures(context.instance, context.cursor, context.log, now)
+    cursor, sent = alert_new_failures(context.instance, context.cursor, context.log, now, settings)
     context.update_cursor(cursor)
     return dg.SkipReason(f"{sent} failed run(s) alerted")

@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from stockmonitor_assets import settings
 from stockmonitor_assets.jobs import SOURCE_ASSETS
 from stockmonitor_assets.trading_calendar import (
     TIMEZONE,
@@ -103,11 +102,10 @@ def upstream_blocking_check_failed() -> dg.AutomationCondition:
     )
 
 
-def with_automation(
-    assets: Iterable[dg.AssetsDefinition], cron: str | None = None
-) -> list[dg.AssetsDefinition]:
-    """`assets` with the sync condition on the source assets and eager ones downstream."""
-    sync = sync_condition(cron or settings.sync_cron())
+def with_automation(assets: Iterable[dg.AssetsDefinition], cron: str) -> list[dg.AssetsDefinition]:
+    """`assets` with the sync condition (on `cron`, `Settings.sync_cron`) on the source
+    assets and eager ones downstream."""
+    sync = sync_condition(cron)
     eager = downstream_condition()
 
     def attach(spec: dg.AssetSpec) -> dg.AssetSpec:

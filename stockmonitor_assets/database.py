@@ -61,8 +61,8 @@ class DatabaseTimeoutError(RuntimeError):
 class Timeouts:
     """Per-transaction limits (seconds): waiting for a lock, and running one statement."""
 
-    lock_s: float = settings.DEFAULT_DB_LOCK_TIMEOUT_S
-    statement_s: float = settings.DEFAULT_DB_STATEMENT_TIMEOUT_S
+    lock_s: float = settings.default("db_lock_timeout_s")
+    statement_s: float = settings.default("db_statement_timeout_s")
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -74,15 +74,15 @@ class PostgresResource(dg.ConfigurableResource):
     """
 
     host: str | None = None
-    port: int = 5432
-    database: str = "stockmonitor"
-    user: str = "postgres"
+    port: int = settings.default("db_port")
+    database: str = settings.default("db_name")
+    user: str = settings.default("db_user")
     password: str | None = None
     connect_timeout_s: int = 10
     sslmode: str | None = None
     sslrootcert: str | None = None
-    lock_timeout_s: float = settings.DEFAULT_DB_LOCK_TIMEOUT_S
-    statement_timeout_s: float = settings.DEFAULT_DB_STATEMENT_TIMEOUT_S
+    lock_timeout_s: float = Timeouts.lock_s
+    statement_timeout_s: float = Timeouts.statement_s
 
     @field_validator("sslmode")
     @classmethod
@@ -121,28 +121,22 @@ class PostgresResource(dg.ConfigurableResource):
             conn.close()
 
 
-def postgres_from_env() -> PostgresResource:
-    """The resource as DB_* describe it (DB_SCORES_USER/DB_SCORES_PASSWORD, when set, instead
-    of DB_USER/DB_PASSWORD); the password stays an `EnvVar` (hidden in the UI)."""
-    if not settings.database_configured():
+def postgres_from(config: settings.Settings) -> PostgresResource:
+    """The resource as the settings describe it (DB_SCORES_USER/DB_SCORES_PASSWORD, when set,
+    instead of DB_USER/DB_PASSWORD); the password stays an `EnvVar` (hidden in the UI)."""
+    if not config.database_configured:
         return PostgresResource()
-    own_login = settings.get(settings.DB_SCORES_USER) is not None
-    user = settings.get(settings.DB_SCORES_USER) or settings.get("DB_USER", "postgres")
-    secret = settings.DB_SCORES_PASSWORD if own_login else "DB_PASSWORD"
-    password = {"password": dg.EnvVar(secret)} if settings.get(secret) else {}
-    tls = {"sslmode": settings.get(settings.DB_SSLMODE)}
-    tls["sslrootcert"] = settings.get(settings.DB_SSLROOTCERT)
+    own_login = config.db_scores_user is not None
+    secret = settings.DB_SCORES_PASSWORD if own_login else settings.DB_PASSWORD
+    password = {"password": dg.EnvVar(secret)} if secret in config.secrets_set else {}
+    tls = {"sslmode": config.db_sslmode, "sslrootcert": config.db_sslrootcert}
     return PostgresResource(
-        host=settings.get("DB_HOST"),
-        port=settings.int_setting("DB_PORT", 5432),
-        database=settings.get("DB_NAME", "stockmonitor"),
-        user=user,
-        lock_timeout_s=settings.float_setting(
-            settings.DB_LOCK_TIMEOUT, settings.DEFAULT_DB_LOCK_TIMEOUT_S, 0.001, 86400.0
-        ),
-        statement_timeout_s=settings.float_setting(
-            settings.DB_STATEMENT_TIMEOUT, settings.DEFAULT_DB_STATEMENT_TIMEOUT_S, 0.001, 86400.0
-        ),
+        host=config.db_host,
+        port=config.db_port,
+        database=config.db_name,
+        user=config.db_scores_user or config.db_user,
+        lock_timeout_s=config.db_lock_timeout_s,
+        statement_timeout_s=config.db_statement_timeout_s,
         **{name: value for name, value in tls.items() if value},
         **password,
     )

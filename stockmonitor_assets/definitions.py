@@ -1,12 +1,15 @@
 """The code location: every asset, check, job, sensor and resource of stockmonitor.
 
-Built by `build_defs()` so the CLI (and tests) can rebuild it after changing the
-environment; `dagster dev` and the daemon load `defs`.
+Built by `build_defs(settings)` from one `settings.Settings` (by default the environment's,
+parsed once here: a bad variable fails the load with every bad one named), so the CLI and
+tests can rebuild it; `dagster dev` and the daemon load `defs`. Resources are built from
+the settings' fields, and assets and sensors that need a value mid-run receive them as
+the fixed resource `settings`.
 """
 
 import dagster as dg
 
-from stockmonitor_assets import alerts, settings
+from stockmonitor_assets import alerts
 from stockmonitor_assets.assets import (
     database,
     freshness,
@@ -18,22 +21,26 @@ from stockmonitor_assets.assets import (
 )
 from stockmonitor_assets.assets.metadata import with_column_schemas
 from stockmonitor_assets.automation import automation_sensor, with_automation
-from stockmonitor_assets.database import postgres_from_env
+from stockmonitor_assets.database import postgres_from
 from stockmonitor_assets.guards import guarded_in_process_executor
 from stockmonitor_assets.health.sensor import run_health_asset, run_health_sensor
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.jobs import build_jobs
-from stockmonitor_assets.resources import fixed_by_environment, market_data_from_env
-from stockmonitor_assets.thresholds import thresholds_from_env
+from stockmonitor_assets.resources import fixed_by_environment, market_data_from
+from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.thresholds import thresholds_from
 
 
-def build_defs() -> dg.Definitions:
-    """The Definitions as the current environment configures them."""
-    saves_scores = settings.database_configured()
+def build_defs(settings: Settings | None = None) -> dg.Definitions:
+    """The Definitions `settings` configure (default: `Settings.from_env()`)."""
+    settings = Settings.from_env() if settings is None else settings
+    saves_scores = settings.database_configured
     modules = [market, indicators, scoring, qlib_export, report]
     if saves_scores:
         modules.append(database)
-    assets = with_automation(with_column_schemas(dg.load_assets_from_modules(modules)))
+    assets = with_automation(
+        with_column_schemas(dg.load_assets_from_modules(modules)), settings.sync_cron
+    )
     if not saves_scores:
         assets.append(database.unconfigured_scores_table())
     return dg.Definitions(
@@ -50,16 +57,19 @@ def build_defs() -> dg.Definitions:
         resources=fixed_by_environment(
             {
                 "io_manager": PartitionedParquetIOManager(
-                    base_dir=settings.data_dir(), chunk_days=settings.chunk_days()
+                    base_dir=settings.data_dir,
+                    chunk_days=settings.chunk_days,
+                    run_health=settings.run_health,
                 ),
-                "market_data": market_data_from_env(),
-                "database": postgres_from_env(),
+                "market_data": market_data_from(settings),
+                "database": postgres_from(settings),
+                "settings": settings,
             }
         )
         # Thresholds are no destination or secret: run config may tighten or relax them.
-        | {"quality": thresholds_from_env()},
+        | {"quality": thresholds_from(settings)},
         # In process, behind the run guard that every door passes (guards.py).
-        executor=guarded_in_process_executor,
+        executor=guarded_in_process_executor(settings),
     )
 
 

@@ -20,20 +20,22 @@ import dagster as dg
 from pydantic import ValidationError
 
 from stockmonitor_assets import alerts, run_request
+from stockmonitor_assets.resources import as_a_run_reads_it, market_data_from
 from stockmonitor_assets.run_request import RunRequestError
+from stockmonitor_assets.settings import Settings
 
 REFUSED_TAG = "stockmonitor/refused"
 
 
-def refusal(run: dg.DagsterRun, now: dt.datetime | None = None) -> str | None:
-    """Why `run` must not start (one line), or None. The source is asked only when the run
-    names target stocks."""
+def refusal(run: dg.DagsterRun, config: Settings, now: dt.datetime | None = None) -> str | None:
+    """Why `run` must not start (one line), or None. The source (as `config` describes it)
+    is asked only when the run names target stocks."""
     try:
         days = run_request.days_of_run(run.tags, now)
         targets = run_request.targets_of_run_config(run.run_config)
         _check_thresholds(run.run_config)
         if targets and days is not None:
-            source = _source()
+            source = as_a_run_reads_it(market_data_from(config)).client()
             run_request.require_listed(
                 targets, days.days, run_request.listed_codes(source), source.name
             )
@@ -45,13 +47,13 @@ def refusal(run: dg.DagsterRun, now: dt.datetime | None = None) -> str | None:
 
 def _check_thresholds(run_config) -> None:
     """Run config may change the quality thresholds, within their documented bounds."""
-    from stockmonitor_assets.thresholds import QualityThresholds, thresholds_from_env
+    from stockmonitor_assets.thresholds import QualityThresholds
 
     override = (((run_config.get("resources") or {}).get("quality") or {}).get("config")) or {}
     if not override:
         return
     try:
-        QualityThresholds(**{**thresholds_from_env().model_dump(), **override})
+        QualityThresholds(**override)
     except (ValidationError, TypeError) as exc:
         errors = exc.errors() if isinstance(exc, ValidationError) else [{"msg": str(exc)}]
         first = errors[0]
@@ -63,13 +65,7 @@ def _check_thresholds(run_config) -> None:
         ) from None
 
 
-def _source():
-    from stockmonitor_assets.resources import market_data_from_env
-
-    return market_data_from_env().client()
-
-
-def refuse(context, run: dg.DagsterRun, reason: str) -> None:
+def refuse(context, run: dg.DagsterRun, reason: str, config: Settings) -> None:
     """Record the refusal where each door's user looks, then cancel the run before any step."""
     message = f"run refused: {reason}"
     context.log.error(message)
@@ -78,7 +74,7 @@ def refuse(context, run: dg.DagsterRun, reason: str) -> None:
     record = alerts.alert_record(
         run.job_name, run.run_id, run.tags, message, dt.datetime.now(dt.UTC), event="run_refused"
     )
-    alerts.deliver(record, context.log)
+    alerts.deliver(record, context.log, config)
     instance.run_coordinator.cancel_run(run.run_id)
     raise dg.DagsterExecutionInterruptedError(message)
 
@@ -86,8 +82,8 @@ def refuse(context, run: dg.DagsterRun, reason: str) -> None:
 class GuardedExecutor(dg.Executor):
     """Dagster's in-process executor, behind the run guard (module docstring)."""
 
-    def __init__(self, inner: dg.Executor):
-        self._inner = inner
+    def __init__(self, inner: dg.Executor, config: Settings):
+        self._inner, self._config = inner, config
 
     @property
     def retries(self):
@@ -95,9 +91,9 @@ class GuardedExecutor(dg.Executor):
 
     def execute(self, plan_context, execution_plan):
         run = plan_context.dagster_run
-        reason = refusal(run)
+        reason = refusal(run, self._config)
         if reason is not None:
-            refuse(plan_context, run, reason)
+            refuse(plan_context, run, reason, self._config)
         failed = False
         try:
             for event in self._inner.execute(plan_context, execution_plan):
@@ -107,11 +103,13 @@ class GuardedExecutor(dg.Executor):
             raise  # a termination, not a failure
         except BaseException as exc:  # e.g. a resource failing to start: no step ran
             alerts.alert_now_unless_a_daemon_will(
-                plan_context.instance, run, plan_context.log, cause=_innermost_line(exc)
+                plan_context.instance, run, plan_context.log, self._config, _innermost_line(exc)
             )
             raise
         if failed:
-            alerts.alert_now_unless_a_daemon_will(plan_context.instance, run, plan_context.log)
+            alerts.alert_now_unless_a_daemon_will(
+                plan_context.instance, run, plan_context.log, self._config
+            )
 
 
 def _innermost_line(exc: BaseException) -> str:
@@ -122,8 +120,12 @@ def _innermost_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
-@dg.executor(name="guarded_in_process", config_schema=dg.in_process_executor.config_schema)
-def guarded_in_process_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
+def guarded_in_process_executor(config: Settings) -> dg.ExecutorDefinition:
     """In process: polars already uses every core; a subprocess per step costs ~0.7 s
-    (DESIGN §6). Guarded: see the module docstring."""
-    return GuardedExecutor(dg.in_process_executor.executor_creation_fn(init_context))
+    (DESIGN §6). Guarded (module docstring) with the code location's `config`."""
+
+    @dg.executor(name="guarded_in_process", config_schema=dg.in_process_executor.config_schema)
+    def guarded(init_context: dg.InitExecutorContext) -> dg.Executor:
+        return GuardedExecutor(dg.in_process_executor.executor_creation_fn(init_context), config)
+
+    return guarded

@@ -44,6 +44,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
     storage_options: dict[str, Any] = {}
     # Days a stream computes and writes at once in a range run (memory follows it).
     chunk_days: int = settings.DEFAULT_CHUNK_DAYS
+    run_health: bool = True  # measure each run's health (Settings.run_health)
 
     @property
     def store(self) -> PartitionStore:
@@ -53,7 +54,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         if "://" not in self.base_dir:
             check_local_data_dir(self.base_dir)
         # Every step of the project needs this resource: the run's health is measured here.
-        record.run_started(context)
+        record.run_started(context, self.run_health)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         record.run_finished(context, self.store)

@@ -5,9 +5,11 @@ hands them every record of the run: its own events and the project's loggers (li
 `managed_python_loggers`). dagster.yaml sends all of them to `dagster.log` and, through a
 standard `logging.Filter("stockmonitor_assets")`, the project's to `stockmonitor.log`.
 
-The file is named relative to LOG_DIR (default ./logs), read when the handler is built, so
-every door (UI and daemon runs, `dagster asset materialize`, `stockmonitor run`) writes to
-the directory its environment names. Handlers built for the same file in one process share
+The file is named relative to LOG_DIR (default ./logs), read (`settings.log_dir`) when the
+handler is built: Dagster builds it from the instance's dagster.yaml, outside any resource,
+so this is a documented exception to "nothing reads the environment mid-run". Every door
+(UI and daemon runs, `dagster asset materialize`, `stockmonitor run`) writes to the
+directory its environment names. Handlers built for the same file in one process share
 one rotating file handler: Dagster builds a new set per run, and a long-lived process (the
 CLI running in-process, tests) would otherwise open the file once per run and never close it.
 """

@@ -1,4 +1,4 @@
-"""Dagster resources: the market-data source, configured from the environment only."""
+"""Dagster resources: the market-data source, built from `settings.Settings` only."""
 
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -20,7 +20,10 @@ class MarketDataResource(dg.ConfigurableResource):
     demo_seed: int = settings.DEFAULT_DEMO_SEED
     universe_size: int = settings.DEFAULT_UNIVERSE_SIZE
     files_dir: str | None = None
+    files_max_rows: int = settings.DEFAULT_FILES_MAX_ROWS
+    files_max_mb: int = settings.DEFAULT_FILES_MAX_MB
     cache_dir: str | None = None
+    demo_cache_dir: str | None = None
     rqdatac_api_key: str | None = None
     rqdatac_username: str | None = None
     rqdatac_password: str | None = None
@@ -32,13 +35,16 @@ class MarketDataResource(dg.ConfigurableResource):
         """The provider, built once per resource instance (and so once per run process)."""
         if self._client is None:
             from stockmonitor_assets.sources.factory import build_source
+            from stockmonitor_assets.sources.files_layout import FileLimits
 
             provider = build_source(
                 self.source,
                 demo_seed=self.demo_seed,
                 universe_size=self.universe_size,
                 files_dir=self.files_dir,
+                files_limits=FileLimits(self.files_max_rows, self.files_max_mb),
                 cache_dir=self.cache_dir,
+                demo_cache_dir=self.demo_cache_dir,
                 api_key=self.rqdatac_api_key,
                 username=self.rqdatac_username,
                 password=self.rqdatac_password,
@@ -49,19 +55,22 @@ class MarketDataResource(dg.ConfigurableResource):
         return self._client
 
 
-def market_data_from_env() -> MarketDataResource:
-    """The resource as the environment describes it; secrets stay `EnvVar`s (hidden in the UI)."""
+def market_data_from(config: settings.Settings) -> MarketDataResource:
+    """The resource as the settings describe it; secrets stay `EnvVar`s (hidden in the UI)."""
     return MarketDataResource(
-        source=settings.source_kind(),
-        demo_seed=settings.int_setting(settings.DEMO_SEED, settings.DEFAULT_DEMO_SEED, 0),
-        universe_size=settings.int_setting(settings.UNIVERSE_SIZE, settings.DEFAULT_UNIVERSE_SIZE),
-        files_dir=settings.get(settings.FILES_DIR),
-        cache_dir=str(settings.cache_dir()),
-        **rqdatac_login_from_env(),
+        source=config.source,
+        demo_seed=config.demo_seed,
+        universe_size=config.universe_size,
+        files_dir=config.files_dir,
+        files_max_rows=config.files_max_rows,
+        files_max_mb=config.files_max_mb,
+        cache_dir=str(config.cache_dir),
+        demo_cache_dir=str(config.demo_cache_dir),
+        **rqdatac_login(config),
     )
 
 
-def rqdatac_login_from_env() -> dict[str, Any]:
+def rqdatac_login(config: settings.Settings) -> dict[str, Any]:
     """RQDatac's server and the secrets that are set, as `EnvVar`s (runs and validate)."""
     secrets = {
         field: dg.EnvVar(var)
@@ -70,9 +79,9 @@ def rqdatac_login_from_env() -> dict[str, Any]:
             settings.RQDATAC_SECRETS,
             strict=True,
         )
-        if settings.get(var)
+        if var in config.secrets_set
     }
-    return {"rqdatac_base_url": settings.get(settings.RQDATAC_BASE_URL), **secrets}
+    return {"rqdatac_base_url": config.rqdatac_base_url, **secrets}
 
 
 def fixed_by_environment(
@@ -98,8 +107,8 @@ def _fixed(resource: dg.ConfigurableResource) -> dg.ResourceDefinition:
 
 def as_a_run_reads_it(resource: R) -> R:
     """`resource` with each `EnvVar` replaced by its value, read as Dagster reads it for a
-    run: raw (`os.environ`, not trimmed). `stockmonitor validate` checks this very object,
-    so it accepts exactly the secrets and settings runs will use.
+    run: raw (not trimmed). `stockmonitor validate` checks this very object, so it accepts
+    exactly the secrets and settings runs will use.
     """
     values = {
         name: value.get_value() if isinstance(value, dg.EnvVar) else value

@@ -249,7 +249,8 @@ BUILTIN_FACTORS = (
     "liquidity",
 )
 
-# Users' factors (plugins.py): columns of technical_indicators, fixed when the package loads.
+# Users' factors (plugins.py): columns of technical_indicators, fixed when the package loads
+# (Dagster's decorators need the column schemas then: an import-time use of settings).
 CUSTOM_FACTORS = plugins.discover_factors(
     taken={
         *(c.name for t in (COMPLETED_OHLCV, INSTRUMENTS, FUNDAMENTALS) for c in t.columns),
@@ -260,7 +261,7 @@ CUSTOM_FACTORS = plugins.discover_factors(
         *("listed_trading_days", "withheld_reason", "is_eligible", "ineligible_reason"),
         *("composite", "rank", "percentile", "score", "level", "code"),
     },
-    modules_setting=settings.get(settings.FACTORS),
+    modules_setting=settings.factor_modules(),
 )
 TECHNICAL_INDICATORS = TableSchema(
     "technical_indicators",

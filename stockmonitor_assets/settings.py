@@ -1,141 +1,58 @@
-"""Every environment variable the project reads, with its default, in one place.
+"""Every environment variable the project reads, as one typed object: `Settings`
+(settings_resource.py, reached as `settings.Settings`: a Dagster resource, imported on first
+use so that modules needing only the names and parsers here import no Dagster).
 
-Values are read when called (never at import), except the holiday list, which the
-partitions definition needs when the code location loads. Secrets are not read here:
-they reach resources through `dagster.EnvVar`, so Dagster hides them in the UI.
+Each variable has its type, bounds and default stated once, in `Settings`. `Settings.from_env()`
+parses all of them and raises one `SettingsError` naming every bad variable and its value.
+It is built once when the code location loads (`definitions.build_defs`) and by
+`stockmonitor validate`, and handed on: resources are built from its fields, and assets and
+sensors that need a value mid-run receive it as the fixed resource `settings`. Nothing
+reads the environment mid-run.
+
+The one import-time use: what Dagster's decorators need when modules are defined, the
+partitions definition (`history_start`, `user_holidays`: trading_calendar.py) and the
+columns of users' factors (`factor_modules`: schemas.py), through the same parsers
+`from_env` uses (and `cache_home`, where the calendar caches exchange_calendars' holidays).
+Documented exceptions outside this module: the log-file handler, which Dagster builds from
+dagster.yaml, outside any resource (`log_dir`: logfiles.py), and the CLI handing the
+environment to Dagster's own processes (cli/launch.py, the instance's `{env: ...}`
+variables in cli/checkup.py).
+
+Secrets are not values here: they reach resources as `dagster.EnvVar` (hidden in the UI,
+resolved by the run), and `secrets_set` records which are set. The alert webhook URL is
+handled as one too, as it may embed a token.
 """
 
 import datetime as dt
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 SOURCE = "STOCKMONITOR_SOURCE"
 DEMO_SEED = "STOCKMONITOR_DEMO_SEED"
 UNIVERSE_SIZE = "STOCKMONITOR_UNIVERSE_SIZE"
 FILES_DIR = "STOCKMONITOR_FILES_DIR"
-SYNC_CRON = "STOCKMONITOR_SYNC_CRON"
-LOOKBACK_DAYS = "STOCKMONITOR_LOOKBACK_DAYS"
-CHUNK_DAYS = "STOCKMONITOR_CHUNK_DAYS"
-HOLIDAYS = "STOCKMONITOR_HOLIDAYS"
-HOLIDAYS_FILE = "STOCKMONITOR_HOLIDAYS_FILE"
-QLIB_DIR = "STOCKMONITOR_QLIB_DIR"
-FACTORS = "STOCKMONITOR_FACTORS"  # modules of users' factors (plugins.py)
-DATA_DIR = "DATA_DIR"
-CACHE_DIR = "CACHE_DIR"
-LOG_DIR = "LOG_DIR"
-RUN_HEALTH = "STOCKMONITOR_RUN_HEALTH"  # "off": runs do not measure their health
-DB_VARS = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD")
-# stock_scores' own login where it differs from the Dagster instance's DB_USER (deploy/: a
-# writer role that cannot touch Dagster's tables, in the container that also holds the
-# instance's login); unset: DB_USER/DB_PASSWORD.
-DB_SCORES_USER = "DB_SCORES_USER"
-DB_SCORES_PASSWORD = "DB_SCORES_PASSWORD"
-RQDATAC_SECRETS = ("RQDATAC_API_KEY", "RQDATAC_USERNAME", "RQDATAC_PASSWORD")
-RQDATAC_BASE_URL = "RQDATAC_BASE_URL"
-
-SOURCES = ("demo", "rqdatac", "files")
-DEFAULT_SYNC_CRON = "0 9 * * 1-5"
-DEFAULT_LOOKBACK_DAYS = 250
-DEFAULT_CHUNK_DAYS = 60
-DEFAULT_UNIVERSE_SIZE = 300
-DEFAULT_DEMO_SEED = 42
-
-
-def get(name: str, default: str | None = None) -> str | None:
-    """An environment value, with empty strings treated as unset."""
-    value = os.environ.get(name, "").strip()
-    return value or default
-
-
-def data_dir() -> str:
-    return get(DATA_DIR, "data")
-
-
-def cache_dir() -> Path:
-    return Path(get(CACHE_DIR, str(Path(data_dir()) / ".cache")))
-
-
-def qlib_dir() -> str | None:
-    """Where the qlib provider directory lives (None: not kept).
-
-    Default `<DATA_DIR>/qlib` on a local DATA_DIR; not kept by default when DATA_DIR is an
-    object store (qlib reads local files only) or when STOCKMONITOR_QLIB_DIR=off.
-    """
-    explicit = get(QLIB_DIR)
-    if explicit is not None:
-        return None if explicit.lower() == "off" else explicit
-    base = data_dir()
-    return None if "://" in base else str(Path(base) / "qlib")
-
-
-def log_dir() -> Path:
-    return Path(get(LOG_DIR, "logs"))
-
-
-def chunk_days() -> int:
-    """Days a step computes and writes at once in a range run (memory follows it)."""
-    return int_setting(CHUNK_DAYS, DEFAULT_CHUNK_DAYS)
-
-
-def source_kind() -> str:
-    from stockmonitor_assets import plugins
-
-    kind = get(SOURCE, "demo").lower()
-    known = [*SOURCES, *plugins.source_names()]  # built-ins, then `stockmonitor.sources`
-    if kind not in known:
-        raise ValueError(f"{SOURCE}={kind!r} is not a known source; use one of {known}")
-    return kind
-
-
-def int_setting(name: str, default: int, minimum: int = 1) -> int:
-    return _number_setting(name, default, int, "an integer", minimum, None)
-
-
-def float_setting(name: str, default: float, low: float = 0.0, high: float = 1.0) -> float:
-    return _number_setting(name, default, float, "a number", low, high)
-
-
-def _number_setting(name, default, parse, kind: str, low, high):
-    """A numeric environment value within [low, high] (high None: no upper bound)."""
-    raw = get(name)
-    if raw is None:
-        return default
-    try:
-        value = parse(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not {kind}") from None
-    if high is None and value < low:
-        raise ValueError(f"{name}={value} must be >= {low}")
-    if high is not None and not low <= value <= high:
-        raise ValueError(f"{name}={value} must be in [{low}, {high}]")
-    return value
-
-
-def database_configured() -> bool:
-    return get("DB_HOST") is not None
-
-
-def sync_cron() -> str:
-    """The cron (Asia/Shanghai) on which source assets sync the latest published trading day."""
-    import dagster as dg
-
-    cron = get(SYNC_CRON, DEFAULT_SYNC_CRON)
-    try:  # Dagster's own cron parser, through its public API
-        dg.ScheduleDefinition(name="sync_cron", cron_schedule=cron, target=dg.AssetSelection.all())
-    except dg.DagsterInvalidDefinitionError:
-        raise ValueError(f"{SYNC_CRON}={cron!r} is not a valid cron expression") from None
-    return cron
-
-
 # Limits per file of the files source (sources/files_layout.py, docs/files-source.md): a
 # file over either is refused by name before it is read (memory follows rows, not bytes:
 # a 116 KB Parquet of 5 M rows took 893 MiB).
 FILES_MAX_ROWS = "STOCKMONITOR_FILES_MAX_ROWS"
 FILES_MAX_MB = "STOCKMONITOR_FILES_MAX_MB"
-DEFAULT_FILES_MAX_ROWS = 10_000_000
-DEFAULT_FILES_MAX_MB = 1_000
-
-
+SYNC_CRON = "STOCKMONITOR_SYNC_CRON"
+LOOKBACK_DAYS = "STOCKMONITOR_LOOKBACK_DAYS"
+CHUNK_DAYS = "STOCKMONITOR_CHUNK_DAYS"
+HISTORY_START = "STOCKMONITOR_HISTORY_START"
+HOLIDAYS = "STOCKMONITOR_HOLIDAYS"
+HOLIDAYS_FILE = "STOCKMONITOR_HOLIDAYS_FILE"
+FACTORS = "STOCKMONITOR_FACTORS"  # modules of users' factors (plugins.py)
+QLIB_DIR = "STOCKMONITOR_QLIB_DIR"
+DATA_DIR = "DATA_DIR"
+CACHE_DIR = "CACHE_DIR"
+XDG_CACHE_HOME = "XDG_CACHE_HOME"
+LOG_DIR = "LOG_DIR"
+RUN_HEALTH = "STOCKMONITOR_RUN_HEALTH"  # "off": runs do not measure their health
 # Data quality and alerting (thresholds.py, assets/freshness.py, alerts.py, webhook.py).
 MIN_BAR_COVERAGE = "STOCKMONITOR_MIN_BAR_COVERAGE"
 MAX_FILLED_SHARE = "STOCKMONITOR_MAX_FILLED_SHARE"
@@ -143,46 +60,142 @@ MAX_GAP_DAYS = "STOCKMONITOR_MAX_GAP_DAYS"
 RATIO_TOLERANCE = "STOCKMONITOR_RATIO_TOLERANCE"
 SCORES_DUE = "STOCKMONITOR_SCORES_DUE"
 ALERT_WEBHOOK = "STOCKMONITOR_ALERT_WEBHOOK"
-DEFAULT_MIN_BAR_COVERAGE = 0.9
-DEFAULT_MAX_FILLED_SHARE = 0.2
-DEFAULT_MAX_GAP_DAYS = 500
-DEFAULT_RATIO_TOLERANCE = 0.01
-DEFAULT_SCORES_DUE = "10:30"
+ALERT_WEBHOOK_ALLOW_HTTP = "STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP"
+# Postgres for stock_scores (database.py). The Dagster instance reads the same TLS mode
+# through libpq's PGSSLMODE (docs/production.md).
+DB_HOST = "DB_HOST"
+DB_PORT = "DB_PORT"
+DB_NAME = "DB_NAME"
+DB_USER = "DB_USER"
+DB_PASSWORD = "DB_PASSWORD"
+# stock_scores' own login where it differs from the Dagster instance's DB_USER (deploy/: a
+# writer role that cannot touch Dagster's tables, in the container that also holds the
+# instance's login); unset: DB_USER/DB_PASSWORD.
+DB_SCORES_USER = "DB_SCORES_USER"
+DB_SCORES_PASSWORD = "DB_SCORES_PASSWORD"
+DB_SSLMODE = "DB_SSLMODE"
+DB_SSLROOTCERT = "DB_SSLROOTCERT"
+DB_LOCK_TIMEOUT = "DB_LOCK_TIMEOUT_S"
+DB_STATEMENT_TIMEOUT = "DB_STATEMENT_TIMEOUT_S"
+RQDATAC_SECRETS = ("RQDATAC_API_KEY", "RQDATAC_USERNAME", "RQDATAC_PASSWORD")
+RQDATAC_BASE_URL = "RQDATAC_BASE_URL"
+DAGSTER_HOME = "DAGSTER_HOME"
+SECRETS = (*RQDATAC_SECRETS, DB_PASSWORD, DB_SCORES_PASSWORD, ALERT_WEBHOOK)
+DB_VARS = (DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD)
+
+SOURCES = ("demo", "rqdatac", "files")
+# Defaults that modules importing no Dagster repeat (Settings' fields state the others).
+DEFAULT_CHUNK_DAYS = 60  # also the IO manager's default (io_managers.py)
+DEFAULT_DEMO_SEED = 42
+DEFAULT_UNIVERSE_SIZE = 300
+DEFAULT_FILES_MAX_ROWS = 10_000_000
+DEFAULT_FILES_MAX_MB = 1_000
+DEFAULT_LOG_DIR = "logs"
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+DEFAULT_HISTORY_START = dt.date(2005, 1, 4)  # RQDatac's daily bars
+EXCHANGE_FIRST_SESSION = dt.date(1990, 12, 19)
+SWITCH = {"1": True, "on": True, "true": True, "yes": True}
+SWITCH |= {"0": False, "off": False, "false": False, "no": False}
+
+# The quality thresholds' types, shared with the run-config resource (thresholds.py).
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+GapDays = Annotated[int, Field(ge=1)]
+Seconds = Annotated[float, Field(ge=0.001, le=86400.0)]
 
 
-def time_setting(name: str, default: str) -> dt.time:
+class SettingsError(ValueError):
+    """Bad environment values; the message names every bad variable and its value."""
+
+    def __init__(self, problems: dict[str, str]):
+        self.variables = list(problems)  # the bad variables, in field order
+        self.problems = list(problems.values())
+        super().__init__("; ".join(self.problems))
+
+
+def __getattr__(name: str) -> object:
+    """`Settings`, a Dagster resource, and what is derived from it, imported on first use:
+    the modules that need only the names and parsers here (schemas, sources, webhook)
+    import no Dagster."""
+    if name in ("Settings", "VARIABLES", "default"):
+        from stockmonitor_assets import settings_resource
+
+        return getattr(settings_resource, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --- parsers, shared by `Settings` and the import-time uses ------------------------------
+
+
+def _raw(name: str, environ: Mapping[str, str]) -> str | None:
+    return environ.get(name, "").strip() or None
+
+
+def parse_time(raw: str, name: str) -> dt.time:
     """An HH:MM time of day (Asia/Shanghai)."""
-    raw = get(name, default)
     try:
         return dt.datetime.strptime(raw, "%H:%M").time()
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a time of day (expected HH:MM)") from None
 
 
-# Postgres connection security and timeouts for stock_scores (database.py). The Dagster
-# instance reads the same TLS mode through libpq's PGSSLMODE (docs/production.md).
-DB_SSLMODE = "DB_SSLMODE"
-DB_SSLROOTCERT = "DB_SSLROOTCERT"
-DB_LOCK_TIMEOUT = "DB_LOCK_TIMEOUT_S"
-DB_STATEMENT_TIMEOUT = "DB_STATEMENT_TIMEOUT_S"
-SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-DEFAULT_DB_LOCK_TIMEOUT_S = 30
-DEFAULT_DB_STATEMENT_TIMEOUT_S = 300
-
-# Alert webhook transport (webhook.py): https only, unless a local receiver is allowed.
-ALERT_WEBHOOK_ALLOW_HTTP = "STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP"
-
-# The first partition (trading_calendar.py validates that it is an XSHG trading day).
-HISTORY_START = "STOCKMONITOR_HISTORY_START"
-DEFAULT_HISTORY_START = dt.date(2005, 1, 4)
-
-
-def history_start() -> dt.date:
-    """The first trading day of the partition set (default: RQDatac's daily bars, 2005)."""
-    raw = get(HISTORY_START)
-    if raw is None:
-        return DEFAULT_HISTORY_START
+def parse_history_start(raw: str) -> dt.date:
+    """The first day of the partition set: an ISO date, not before XSHG's first session
+    (trading_calendar.py checks that it is a trading day)."""
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise ValueError(f"{HISTORY_START}={raw!r} is not a date (expected YYYY-MM-DD)") from None
+    if day < EXCHANGE_FIRST_SESSION:
+        raise ValueError(
+            f"{HISTORY_START}={day} is before the first XSHG session {EXCHANGE_FIRST_SESSION}"
+        )
+    return day
+
+
+def parse_holidays(text: str, origin: str) -> list[dt.date]:
+    """Dates separated by commas, whitespace or newlines; `#` starts a comment."""
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    tokens = [t for line in lines for t in line.replace(",", " ").split()]
+    try:
+        return [dt.date.fromisoformat(t) for t in tokens]
+    except ValueError as exc:
+        raise ValueError(f"{origin}: bad holiday date ({exc}); use YYYY-MM-DD") from None
+
+
+def read_holidays_file(path: str) -> list[dt.date]:
+    try:
+        return parse_holidays(Path(path).read_text(), path)
+    except OSError as exc:
+        raise ValueError(f"{HOLIDAYS_FILE}={path!r} cannot be read: {exc}") from None
+
+
+def user_cache_home(xdg_cache_home: str | None) -> Path:
+    return Path(xdg_cache_home or Path.home() / ".cache")
+
+
+def history_start(environ: Mapping[str, str] = os.environ) -> dt.date:
+    """Import time (the partitions definition): STOCKMONITOR_HISTORY_START."""
+    raw = _raw(HISTORY_START, environ)
+    return DEFAULT_HISTORY_START if raw is None else parse_history_start(raw)
+
+
+def user_holidays(environ: Mapping[str, str] = os.environ) -> list[dt.date]:
+    """Import time (the partitions definition): STOCKMONITOR_HOLIDAYS and _HOLIDAYS_FILE."""
+    days = parse_holidays(_raw(HOLIDAYS, environ) or "", HOLIDAYS)
+    path = _raw(HOLIDAYS_FILE, environ)
+    return days + (read_holidays_file(path) if path else [])
+
+
+def cache_home(environ: Mapping[str, str] = os.environ) -> Path:
+    """Import time (the calendar's holiday cache): $XDG_CACHE_HOME, default ~/.cache."""
+    return user_cache_home(_raw(XDG_CACHE_HOME, environ))
+
+
+def factor_modules(environ: Mapping[str, str] = os.environ) -> str | None:
+    """Import time (the factor columns of the schemas): STOCKMONITOR_FACTORS."""
+    return _raw(FACTORS, environ)
+
+
+def log_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """When Dagster builds the log-file handlers from dagster.yaml (logfiles.py): LOG_DIR."""
+    return Path(_raw(LOG_DIR, environ) or DEFAULT_LOG_DIR)

@@ -1,9 +1,9 @@
 """The data-quality thresholds, as one typed resource: visible in the UI, set once.
 
-Read from the environment when the code location loads (`thresholds_from_env`), shown on
+Built from `settings.Settings` when the code location loads (`thresholds_from`), shown on
 the UI's resource page, and overridable per run in run config
 (`resources: {quality: {config: {min_bar_coverage: 0.8}}}`). Every rule reads its
-threshold from here, at one moment: never `os.environ` at import or mid-run.
+threshold from here, at one moment: never the environment at import or mid-run.
 
 A threshold away from its documented default is a `Departure`, weaker or stricter: what a
 run used is recorded with its materializations and checks, and a weaker one tags the run
@@ -18,6 +18,8 @@ from pydantic import Field
 from stockmonitor_assets import settings
 from stockmonitor_assets.quality import FLOAT_TOLERANCE
 
+# The thresholds set by the environment (float_tolerance is not).
+THRESHOLD_SETTINGS = ("min_bar_coverage", "max_filled_share", "max_gap_days", "ratio_tolerance")
 # Each threshold, and whether raising it loosens its rule (lets more data through).
 LOOSER_WHEN_HIGHER = {
     "min_bar_coverage": False,
@@ -46,29 +48,23 @@ class Departure:
 
 
 class QualityThresholds(dg.ConfigurableResource):
-    """Thresholds of the data-quality rules and checks (docs/data-rules.md)."""
+    """Thresholds of the data-quality rules and checks (docs/data-rules.md); types, bounds
+    and defaults are those of `settings.Settings`."""
 
-    min_bar_coverage: float = Field(
-        default=settings.DEFAULT_MIN_BAR_COVERAGE,
-        ge=0.0,
-        le=1.0,
+    min_bar_coverage: settings.Share = Field(
+        default=settings.default("min_bar_coverage"),
         description="a day whose source delivered bars for fewer listed stocks is withheld",
     )
-    max_filled_share: float = Field(
-        default=settings.DEFAULT_MAX_FILLED_SHARE,
-        ge=0.0,
-        le=1.0,
+    max_filled_share: settings.Share = Field(
+        default=settings.default("max_filled_share"),
         description="the completion check fails above this share of filled rows",
     )
-    max_gap_days: int = Field(
-        default=settings.DEFAULT_MAX_GAP_DAYS,
-        ge=1,
+    max_gap_days: settings.GapDays = Field(
+        default=settings.default("max_gap_days"),
         description="the completion check fails when a close is carried longer (trading days)",
     )
-    ratio_tolerance: float = Field(
-        default=settings.DEFAULT_RATIO_TOLERANCE,
-        ge=0.0,
-        le=1.0,
+    ratio_tolerance: settings.Share = Field(
+        default=settings.default("ratio_tolerance"),
         description="relative gap allowed between our PE/PB and the source's own",
     )
     float_tolerance: float = Field(
@@ -92,17 +88,6 @@ class QualityThresholds(dg.ConfigurableResource):
         ]
 
 
-def thresholds_from_env() -> QualityThresholds:
-    """The thresholds the environment sets (STOCKMONITOR_MIN_BAR_COVERAGE, ...), else defaults."""
-    return QualityThresholds(
-        min_bar_coverage=settings.float_setting(
-            settings.MIN_BAR_COVERAGE, settings.DEFAULT_MIN_BAR_COVERAGE
-        ),
-        max_filled_share=settings.float_setting(
-            settings.MAX_FILLED_SHARE, settings.DEFAULT_MAX_FILLED_SHARE
-        ),
-        max_gap_days=settings.int_setting(settings.MAX_GAP_DAYS, settings.DEFAULT_MAX_GAP_DAYS),
-        ratio_tolerance=settings.float_setting(
-            settings.RATIO_TOLERANCE, settings.DEFAULT_RATIO_TOLERANCE
-        ),
-    )
+def thresholds_from(config: settings.Settings) -> QualityThresholds:
+    """The thresholds the settings give (STOCKMONITOR_MIN_BAR_COVERAGE, ...)."""
+    return QualityThresholds(**{name: getattr(config, name) for name in THRESHOLD_SETTINGS})

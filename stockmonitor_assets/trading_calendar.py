@@ -27,13 +27,16 @@ year, 2026 in 4.13) plus a user-supplied list for later years, read from
 STOCKMONITOR_HOLIDAYS (comma-separated dates) and STOCKMONITOR_HOLIDAYS_FILE (one date per
 line, `#` comments). Beyond the recorded years every weekday is a key unless listed; at run
 time the source's own trading days are the final word (see assets).
+
+The history start and the user's holidays are read when this module is imported: Dagster's
+decorators need the partitions definition when the asset modules are defined. They go
+through the parsers of `settings` (`Settings.from_env` validates the same variables).
 """
 
 import datetime as dt
 import functools
 import importlib.metadata
 import os
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -44,7 +47,7 @@ TIMEZONE = "Asia/Shanghai"
 KEY_FORMAT = "%Y-%m-%d"
 # A session's data exists from its close; see the module docstring. Whole hours only (cron).
 SESSION_CLOSE = dt.time(15, 0)
-EXCHANGE_FIRST_SESSION = dt.date(1990, 12, 19)
+EXCHANGE_FIRST_SESSION = settings.EXCHANGE_FIRST_SESSION
 _SHANGHAI = ZoneInfo(TIMEZONE)
 
 
@@ -57,19 +60,9 @@ def _weekdays(start: dt.date, end: dt.date) -> list[dt.date]:
     return [d for d in days if d.weekday() < 5]
 
 
-def _configured_start() -> dt.date:
-    day = settings.history_start()
-    if day < EXCHANGE_FIRST_SESSION:
-        raise ValueError(
-            f"{settings.HISTORY_START}={day} is before the first XSHG session "
-            f"{EXCHANGE_FIRST_SESSION}"
-        )
-    return day
-
-
 # The first day the calendar knows: the demo market always starts at the default history
 # start, whatever the partitions' start, so both are covered.
-CALENDAR_START = min(_configured_start(), settings.DEFAULT_HISTORY_START)
+CALENDAR_START = min(settings.history_start(), settings.DEFAULT_HISTORY_START)
 
 
 def exchange_calendar_holidays() -> tuple[list[dt.date], dt.date]:
@@ -89,10 +82,9 @@ def _recorded_holidays() -> tuple[list[dt.date], dt.date]:
     fast. A new exchange_calendars version gets a new cache file, so it is never stale.
     """
     version = importlib.metadata.version("exchange-calendars")
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    cache = cache_home / "stockmonitor" / f"xshg-holidays-{version}-{CALENDAR_START}.txt"
+    cache = settings.cache_home() / "stockmonitor" / f"xshg-holidays-{version}-{CALENDAR_START}.txt"
     try:
-        *days, last = parse_holidays(cache.read_text(), str(cache))
+        *days, last = settings.parse_holidays(cache.read_text(), str(cache))
         return days, last
     except (OSError, ValueError):
         days, last = exchange_calendar_holidays()
@@ -106,26 +98,8 @@ def _recorded_holidays() -> tuple[list[dt.date], dt.date]:
     return days, last
 
 
-def parse_holidays(text: str, origin: str) -> list[dt.date]:
-    """Dates separated by commas, whitespace or newlines; `#` starts a comment."""
-    lines = (line.split("#", 1)[0] for line in text.splitlines())
-    tokens = [t for line in lines for t in line.replace(",", " ").split()]
-    try:
-        return [dt.date.fromisoformat(t) for t in tokens]
-    except ValueError as exc:
-        raise ValueError(f"{origin}: bad holiday date ({exc}); use YYYY-MM-DD") from None
-
-
-def _user_holidays() -> list[dt.date]:
-    holidays = parse_holidays(settings.get(settings.HOLIDAYS, ""), settings.HOLIDAYS)
-    path = settings.get(settings.HOLIDAYS_FILE)
-    if path:
-        holidays += parse_holidays(Path(path).read_text(), path)
-    return holidays
-
-
 RECORDED_HOLIDAYS, RECORDED_THROUGH = _recorded_holidays()
-HOLIDAYS = frozenset(RECORDED_HOLIDAYS) | frozenset(_user_holidays())
+HOLIDAYS = frozenset(RECORDED_HOLIDAYS) | frozenset(settings.user_holidays())
 
 
 def calendar_sessions(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -143,7 +117,7 @@ def nearest_sessions(day: dt.date) -> tuple[dt.date | None, dt.date | None]:
 
 def _history_start() -> dt.date:
     """STOCKMONITOR_HISTORY_START, which must be an XSHG session."""
-    day = _configured_start()
+    day = settings.history_start()
     if not calendar_sessions(day, day):
         before, after = nearest_sessions(day)
         raise ValueError(

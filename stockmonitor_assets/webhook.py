@@ -4,7 +4,7 @@ The webhook is POSTed over https only (plain http only with
 STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP=1, and only to a loopback host: a receiver on the
 same machine), redirects are not followed, and each alert gets one overall deadline
 covering one retry: a stalled or slowly dripping receiver cannot hold the sensor past it.
-Errors name the host, never the URL (which may embed a token). No Dagster import.
+Errors name the host, never the URL (which may embed a token).
 """
 
 import http.client
@@ -26,9 +26,9 @@ class WebhookError(Exception):
     """The webhook refused or failed; the message names the host, never the URL (token)."""
 
 
-def check_webhook_url(url: str, allow_http: bool | None = None) -> urllib.parse.SplitResult:
-    """The parsed URL if it may receive alerts: https, or http when explicitly allowed."""
-    allow_http = webhook_allows_http() if allow_http is None else allow_http
+def check_webhook_url(url: str, allow_http: bool) -> urllib.parse.SplitResult:
+    """The parsed URL if it may receive alerts: https, or http when explicitly allowed
+    (STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP=1, `Settings.alert_webhook_allow_http`)."""
     parts = urllib.parse.urlsplit(url.strip())
     schemes = ("https", "http") if allow_http else ("https",)
     if parts.scheme not in schemes:
@@ -61,19 +61,11 @@ def is_loopback_host(host: str) -> bool:
     return (mapped or address).is_loopback
 
 
-def webhook_allows_http() -> bool:
-    """STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP: 1 allows http:// to a loopback host, 0/unset not."""
-    raw = settings.get(settings.ALERT_WEBHOOK_ALLOW_HTTP, "0")
-    if raw not in ("0", "1"):
-        raise WebhookError(f"{settings.ALERT_WEBHOOK_ALLOW_HTTP}={raw!r} must be 0 or 1")
-    return raw == "1"
-
-
 def post_webhook(
     url: str,
     record: Mapping[str, object],
+    allow_http: bool,
     deadline_s: float = WEBHOOK_DEADLINE_SECONDS,
-    allow_http: bool | None = None,
 ) -> None:
     """POST the record as JSON within `deadline_s` in all, retrying once if worth it.
 

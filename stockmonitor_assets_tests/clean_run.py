@@ -11,7 +11,7 @@ import dagster as dg
 
 from stockmonitor_assets.assets import indicators, market, scoring
 from stockmonitor_assets.sources.demo import DemoMarket
-from stockmonitor_assets_tests.conftest import Pipeline
+from stockmonitor_assets_tests.conftest import DEMO_CACHE, Pipeline
 
 MARKET = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
 DERIVED = [
@@ -31,7 +31,7 @@ def clean_run() -> tuple[Pipeline, list]:
 
     Cached for the session (on an in-memory instance): several modules read the same run.
     """
-    demo = DemoMarket(seed=7, universe_size=120)
+    demo = DemoMarket(cache_dir=DEMO_CACHE, seed=7, universe_size=120)
     data_dir = Path(tempfile.mkdtemp(prefix="stockmonitor-clean-"))
     pipeline = Pipeline(data_dir, demo, dg.DagsterInstance.ephemeral())
     history = pipeline.materialize(MARKET, HISTORY_FROM, FIRST)

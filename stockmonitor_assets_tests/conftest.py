@@ -1,5 +1,6 @@
 """Shared fixtures: materialize assets on a temp instance with a chosen source."""
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -14,7 +15,7 @@ import pytest
 from stockmonitor_assets.assets import market
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.resources import MarketDataResource
-from stockmonitor_assets.settings import DEFAULT_CHUNK_DAYS
+from stockmonitor_assets.settings import DEFAULT_CHUNK_DAYS, Settings
 from stockmonitor_assets.thresholds import QualityThresholds
 
 # Tests (and the subprocesses they start) keep the demo market's year cache out of $HOME. One
@@ -23,6 +24,9 @@ from stockmonitor_assets.thresholds import QualityThresholds
 _OWN_CACHE_DIR = None
 if "CACHE_DIR" not in os.environ:
     _OWN_CACHE_DIR = os.environ["CACHE_DIR"] = tempfile.mkdtemp(prefix="stockmonitor-test-cache-")
+# The demo source is given its cache directory (settings.Settings.demo_cache_dir); tests that
+# build one themselves pass this one.
+DEMO_CACHE = Settings.from_env().demo_cache_dir
 # Run health writes a Parquet record per run under DATA_DIR/_health; tests comparing every
 # Parquet file of a data directory before and after a run would see it. Off unless a test
 # (test_run_health, test_log_files, ui/test_ui_report_health) turns it on.
@@ -49,8 +53,15 @@ def inject(source) -> InjectedMarketData:
     return InjectedMarketData(key=key)
 
 
+def settings_for(data_dir: Path, **variables: str) -> Settings:
+    """The environment's settings (read now, as a code location load reads them), with
+    DATA_DIR set to `data_dir` and `variables` set."""
+    return Settings.from_env({**os.environ, "DATA_DIR": str(data_dir), **variables})
+
+
 class Pipeline:
-    """Materializes assets into `data_dir` with `source`, like the CLI would."""
+    """Materializes assets into `data_dir` with `source`, like the CLI would: the settings
+    are the environment's when the pipeline is made (DATA_DIR: `data_dir`)."""
 
     def __init__(
         self,
@@ -60,13 +71,26 @@ class Pipeline:
         chunk_days: int = DEFAULT_CHUNK_DAYS,
     ):
         self.data_dir, self.instance = data_dir, instance
+        settings = settings_for(data_dir)
         self.resources = {
             "io_manager": PartitionedParquetIOManager(
-                base_dir=str(data_dir), chunk_days=chunk_days
+                base_dir=str(data_dir), chunk_days=chunk_days, run_health=settings.run_health
             ),
             "market_data": source if isinstance(source, MarketDataResource) else inject(source),
             "quality": QualityThresholds(),
+            "settings": settings,
         }
+
+    @contextlib.contextmanager
+    def settings_set(self, **variables: str):
+        """Runs in the block see the settings with `variables` set (as a code location loaded
+        with them would)."""
+        before = self.resources["settings"]
+        self.resources["settings"] = settings_for(self.data_dir, **variables)
+        try:
+            yield
+        finally:
+            self.resources["settings"] = before
 
     def materialize(self, assets, first: str, last: str | None = None, **kwargs):
         tags = {}

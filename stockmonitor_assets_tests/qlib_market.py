@@ -3,7 +3,6 @@ and an ex-dividend day inside the range, materialized through the whole graph on
 
 import datetime as dt
 import functools
-import os
 import tempfile
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from stockmonitor_assets import settings
 from stockmonitor_assets import trading_calendar as tc
 from stockmonitor_assets.assets import indicators, market, qlib_export, scoring
 from stockmonitor_assets_tests.conftest import Pipeline
@@ -86,29 +84,12 @@ def qlib_run() -> tuple[Pipeline, Path]:
     """Every asset over the range in one run, then the last days one run each (appends)."""
     data_dir = Path(tempfile.mkdtemp(prefix="stockmonitor-qlib-"))
     pipeline = Pipeline(data_dir, crafted_market(), dg.DagsterInstance.ephemeral())
-    with qlib_dir_env(data_dir / "qlib"):
+    with pipeline.settings_set(STOCKMONITOR_QLIB_DIR=str(data_dir / "qlib")):
         keys = [tc.partition_key(d) for d in RANGE]
         pipeline.materialize(ASSETS, keys[0], keys[-APPENDED - 1])
         for key in keys[-APPENDED:]:
             pipeline.materialize(ASSETS, key)
     return pipeline, data_dir / "qlib"
-
-
-class qlib_dir_env:
-    """STOCKMONITOR_QLIB_DIR set for the block (the asset reads it at run time)."""
-
-    def __init__(self, path: Path):
-        self.path, self.old = path, None
-
-    def __enter__(self):
-        self.old = os.environ.get(settings.QLIB_DIR)
-        os.environ[settings.QLIB_DIR] = str(self.path)
-
-    def __exit__(self, *exc):
-        if self.old is None:
-            os.environ.pop(settings.QLIB_DIR, None)
-        else:
-            os.environ[settings.QLIB_DIR] = self.old
 
 
 def stored(pipeline: Pipeline, asset: str) -> pl.DataFrame:

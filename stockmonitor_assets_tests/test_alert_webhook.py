@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 
 from stockmonitor_assets import alerts
+from stockmonitor_assets.settings import Settings, SettingsError
 from stockmonitor_assets.webhook import WebhookError, check_webhook_url, post_webhook
 
 RECORD = {"event": "run_failure", "job": "daily_full_pipeline_job", "run_id": "r1"}
@@ -130,18 +131,17 @@ def test_allowing_http_still_refuses_other_schemes(url):
         check_webhook_url(url, allow_http=True)
 
 
-def test_http_is_refused_unless_the_environment_allows_it(receiver, monkeypatch):
+def test_http_is_refused_unless_the_environment_allows_it(receiver):
     server = receiver(204)
-    monkeypatch.delenv("STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP", raising=False)
+    allowed = Settings.from_env({}).alert_webhook_allow_http
     with pytest.raises(WebhookError, match="STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP=1"):
-        post_webhook(server.url, RECORD)
+        post_webhook(server.url, RECORD, allowed)
     assert server.bodies == []
-    monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP", "1")
-    post_webhook(server.url, RECORD)
+    allowed = Settings.from_env({"STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP": "1"})
+    post_webhook(server.url, RECORD, allowed.alert_webhook_allow_http)
     assert server.bodies == [RECORD]
-    monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP", "yes")
-    with pytest.raises(WebhookError, match="must be 0 or 1"):
-        post_webhook(server.url, RECORD)
+    with pytest.raises(SettingsError, match="STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP='maybe'"):
+        Settings.from_env({"STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP": "maybe"})
 
 
 def test_the_sensor_logs_why_the_webhook_failed_without_the_url(
@@ -151,9 +151,9 @@ def test_the_sensor_logs_why_the_webhook_failed_without_the_url(
     monkeypatch.setenv("LOG_DIR", str(tmp_path))
     monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK", server.url)
     monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP", "1")
-    alerts.deliver(RECORD, dg.get_dagster_logger())
+    alerts.deliver(RECORD, dg.get_dagster_logger(), Settings.from_env())
     monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK", f"file:///tmp/{TOKEN}")
-    alerts.deliver(RECORD, dg.get_dagster_logger())
+    alerts.deliver(RECORD, dg.get_dagster_logger(), Settings.from_env())
     assert "127.0.0.1 answered HTTP 500" in caplog.text
     assert "must be an https:// URL" in caplog.text
     assert TOKEN not in caplog.text

@@ -23,7 +23,7 @@ from stockmonitor_assets.report.page import GENERATED_AT_MARK, SECTIONS
 from stockmonitor_assets.schemas import LEVELS
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets_tests.clean_run import ASSETS
-from stockmonitor_assets_tests.conftest import Pipeline
+from stockmonitor_assets_tests.conftest import DEMO_CACHE, Pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST, LAST = "2024-05-20", "2024-06-07"
@@ -42,7 +42,9 @@ def range_run() -> tuple[Pipeline, dg.ExecuteInProcessResult]:
     """Every asset, the report included, over FIRST..LAST of a 120-stock demo market."""
     data_dir = Path(tempfile.mkdtemp(prefix="stockmonitor-report-"))
     pipeline = Pipeline(
-        data_dir, DemoMarket(seed=7, universe_size=120), dg.DagsterInstance.ephemeral()
+        data_dir,
+        DemoMarket(cache_dir=DEMO_CACHE, seed=7, universe_size=120),
+        dg.DagsterInstance.ephemeral(),
     )
     return pipeline, pipeline.materialize([*ASSETS, report.daily_report], FIRST, LAST)
 

@@ -14,7 +14,7 @@ from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.trading_calendar import partition_key, sessions
 from stockmonitor_assets.transforms import completion, technical
 from stockmonitor_assets_tests.clean_run import ASSETS
-from stockmonitor_assets_tests.conftest import Pipeline
+from stockmonitor_assets_tests.conftest import DEMO_CACHE, Pipeline
 
 DAYS = sessions(dt.date(2024, 3, 1), dt.date(2024, 6, 30))[:60]
 BAD_OHLC_DAY, BAD_RSI_DAY = DAYS[20], DAYS[41]
@@ -60,7 +60,9 @@ def broken_range(tmp_path_factory):
     """The whole graph over 60 days, with one impossible stock-day on two of the days."""
     instance = dg.DagsterInstance.ephemeral()
     pipeline = Pipeline(
-        tmp_path_factory.mktemp("isolation"), DemoMarket(seed=11, universe_size=40), instance
+        tmp_path_factory.mktemp("isolation"),
+        DemoMarket(cache_dir=DEMO_CACHE, seed=11, universe_size=40),
+        instance,
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(completion, "complete_day", _high_below_low(completion.complete_day))
@@ -126,7 +128,7 @@ def test_rerun_of_an_affected_day_after_the_fix_completes_it(broken_range):
 
 
 def test_clean_range_passes_every_check_with_one_verdict_each(tmp_path):
-    demo = DemoMarket(seed=7, universe_size=40)
+    demo = DemoMarket(cache_dir=DEMO_CACHE, seed=7, universe_size=40)
     pipeline = Pipeline(tmp_path, demo, dg.DagsterInstance.ephemeral())
     result = pipeline.materialize(ASSETS, partition_key(DAYS[0]), partition_key(DAYS[4]))
     evaluations = result.get_asset_check_evaluations()

@@ -26,10 +26,11 @@ from stockmonitor_assets.database import (
     PostgresResource,
     Timeouts,
     ensure_table,
-    postgres_from_env,
+    postgres_from,
     replace_day,
     transaction,
 )
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets_tests.conftest import postgres_admin
 
 pytestmark = pytest.mark.postgres
@@ -215,24 +216,24 @@ def test_db_sslmode_is_read_from_the_environment_and_validated(monkeypatch):
     monkeypatch.setenv("DB_HOST", "db.internal")
     monkeypatch.setenv("DB_SSLMODE", "verify-full")
     monkeypatch.setenv("DB_SSLROOTCERT", "/etc/stockmonitor/pg-root.crt")
-    resource = postgres_from_env()
+    resource = postgres_from(Settings.from_env())
     assert (resource.sslmode, resource.sslrootcert) == (
         "verify-full",
         "/etc/stockmonitor/pg-root.crt",
     )
     monkeypatch.setenv("DB_SSLMODE", "verify_full")
     with pytest.raises(ValueError, match="DB_SSLMODE.*'verify_full'.*verify-full"):
-        postgres_from_env()
+        postgres_from(Settings.from_env())
 
 
 def test_stock_scores_takes_its_own_login_when_db_scores_user_is_set(monkeypatch):
     """deploy/: the code server holds the instance's login (DB_USER) and the writer's."""
     for name, value in {"DB_HOST": "db", "DB_USER": "dagster", "DB_PASSWORD": "a"}.items():
         monkeypatch.setenv(name, value)
-    assert postgres_from_env().user == "dagster"
+    assert postgres_from(Settings.from_env()).user == "dagster"
     monkeypatch.setenv("DB_SCORES_USER", "writer")
     monkeypatch.setenv("DB_SCORES_PASSWORD", "b")
-    resource = postgres_from_env()
+    resource = postgres_from(Settings.from_env())
     assert resource.user == "writer"
     assert resource.model_dump()["password"] == dg.EnvVar("DB_SCORES_PASSWORD")  # never a value
 

@@ -9,6 +9,7 @@ closed and unpublished days; output dtypes per `schemas.py`.
 """
 
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -16,16 +17,20 @@ import pytest
 
 from stockmonitor_assets import trading_calendar as tc
 from stockmonitor_assets.schemas import EX_FACTORS, FUNDAMENTALS, INSTRUMENTS, SOURCE_BARS
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.sources.base import DataNotAvailableError, MarketDataSource
 from stockmonitor_assets.sources.demo import DEMO_EPOCH, DemoMarket, clear_caches
+from stockmonitor_assets_tests.conftest import DEMO_CACHE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LATE = dt.datetime(2030, 1, 2, 16, 0, tzinfo=SHANGHAI)  # everything up to 2029 is published
 PRICES = ("open", "high", "low", "close")
 
 
-def market(size: int = 300, seed: int = 7, now: dt.datetime = LATE) -> DemoMarket:
-    return DemoMarket(seed=seed, universe_size=size, clock=lambda: now)
+def market(
+    size: int = 300, seed: int = 7, now: dt.datetime = LATE, cache_dir: Path = DEMO_CACHE
+) -> DemoMarket:
+    return DemoMarket(seed=seed, universe_size=size, clock=lambda: now, cache_dir=cache_dir)
 
 
 def all_ids(source: DemoMarket, day: dt.date) -> list[str]:
@@ -85,15 +90,15 @@ def test_same_seed_and_size_give_identical_frames_whatever_was_asked_before():
     assert not other_seed.equals(after[1].filter(pl.col("date") == day))
 
 
-def test_disk_cache_of_simulated_years_changes_no_number(tmp_path, monkeypatch):
+def test_disk_cache_of_simulated_years_changes_no_number(tmp_path):
     """A new process reads simulated years from CACHE_DIR; fresh, cached and corrupt-cache
     runs give the same frames."""
-    monkeypatch.setenv("CACHE_DIR", str(tmp_path))
+    cache_dir = Settings.from_env({"CACHE_DIR": str(tmp_path)}).demo_cache_dir
     day = dt.date(2007, 6, 29)
 
     def frames():
         clear_caches()  # as a new process
-        source = market(size=120)
+        source = market(size=120, cache_dir=cache_dir)
         ids = all_ids(source, day)
         return source.daily_bars(ids, dt.date(2007, 1, 1), day), source.ex_factors(ids, day, day)
 
@@ -457,10 +462,9 @@ def test_the_demo_market_starts_on_the_default_history_start():
     assert first.height > 100  # about half the stocks were listed before 2005
 
 
-def test_a_cold_day_in_2026_walks_the_years_holding_few_of_them(tmp_path, monkeypatch):
-    monkeypatch.setenv("CACHE_DIR", str(tmp_path))
+def test_a_cold_day_in_2026_walks_the_years_holding_few_of_them(tmp_path):
     clear_caches()
-    source = market(size=40)
+    source = market(size=40, cache_dir=tmp_path / "demo")
     source.daily_bars(
         all_ids(source, dt.date(2026, 3, 2)), dt.date(2026, 3, 2), dt.date(2026, 3, 2)
     )

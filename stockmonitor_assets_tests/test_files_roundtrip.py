@@ -8,13 +8,13 @@ from polars.testing import assert_frame_equal
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.sources.files import export_to_files
-from stockmonitor_assets_tests.conftest import MARKET_ASSETS
+from stockmonitor_assets_tests.conftest import DEMO_CACHE, MARKET_ASSETS
 
 DAYS = ["2024-06-03", "2024-06-04", "2024-06-05", "2024-06-06", "2024-06-07"]
 
 
 def test_demo_exported_to_files_materializes_identical_completed_bars(pipeline_for, tmp_path):
-    demo = DemoMarket(seed=11, universe_size=80)
+    demo = DemoMarket(cache_dir=DEMO_CACHE, seed=11, universe_size=80)
     from_demo = pipeline_for(demo, "demo")
     assert from_demo.materialize(MARKET_ASSETS, DAYS[0], DAYS[-1]).success
 

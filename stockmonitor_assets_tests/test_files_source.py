@@ -8,9 +8,12 @@ import pytest
 
 from stockmonitor_assets import settings
 from stockmonitor_assets.schemas import SOURCE_BARS
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.sources.base import DataNotAvailableError
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.sources.files import FilesSource, SourceFileError, export_to_files
+from stockmonitor_assets.sources.files_layout import FileLimits
+from stockmonitor_assets_tests.conftest import DEMO_CACHE
 from stockmonitor_assets_tests.test_ricequant_source import IDS, make_source
 
 D = dt.date
@@ -37,7 +40,9 @@ def test_rqdatac_days_exported_and_read_back_are_identical(tmp_path, fmt):
 
 
 def test_demo_days_exported_and_read_back_are_identical(tmp_path):
-    demo = DemoMarket(seed=3, universe_size=40, clock=lambda: dt.datetime(2024, 6, 1))
+    demo = DemoMarket(
+        cache_dir=DEMO_CACHE, seed=3, universe_size=40, clock=lambda: dt.datetime(2024, 6, 1)
+    )
     start, end = D(2024, 4, 22), D(2024, 5, 10)
     ids = demo.instruments(start)["order_book_id"].to_list()
     export_to_files(demo, ids, start, end, tmp_path)
@@ -178,37 +183,41 @@ def test_hidden_and_dot_files_beside_the_bars_are_ignored(tmp_path, hidden):
     assert source.problems() == []
 
 
-def test_a_file_over_the_row_limit_is_refused_by_name_before_it_is_read(tmp_path, monkeypatch):
+def limited(directory: Path, **variables: str) -> FilesSource:
+    """The files source with the limits the environment `variables` give."""
+    config = Settings.from_env(variables)
+    return FilesSource(directory, FileLimits(config.files_max_rows, config.files_max_mb))
+
+
+def test_a_file_over_the_row_limit_is_refused_by_name_before_it_is_read(tmp_path):
     minimal_market(tmp_path)
-    monkeypatch.setenv("STOCKMONITOR_FILES_MAX_ROWS", "1000")
     days = pl.date_range(D(2024, 2, 1), D(2024, 2, 1) + dt.timedelta(1000), eager=True)
     big = pl.DataFrame([BAR] * len(days)).with_columns(date=days)
     big.write_parquet(tmp_path / "bars" / "2024-02.parquet")
     with pytest.raises(SourceFileError) as refused:
-        FilesSource(tmp_path).daily_bars(["600000.XSHG"], D(2024, 1, 1), D(2024, 1, 31))
+        limited(tmp_path, STOCKMONITOR_FILES_MAX_ROWS="1000").daily_bars(
+            ["600000.XSHG"], D(2024, 1, 1), D(2024, 1, 31)
+        )
     message = str(refused.value)
     assert "bars/2024-02.parquet: 1,001 rows" in message
     assert "STOCKMONITOR_FILES_MAX_ROWS=1,000" in message
     assert "bars/2024-01.parquet" not in message  # the file within the limit is fine
-    monkeypatch.setenv("STOCKMONITOR_FILES_MAX_ROWS", "1001")
-    source = FilesSource(tmp_path)
+    source = limited(tmp_path, STOCKMONITOR_FILES_MAX_ROWS="1001")
     assert len(source.daily_bars(["600000.XSHG"], D(2024, 1, 1), D(2026, 12, 31))) == 1003
 
 
-def test_a_csv_file_over_the_size_limit_is_refused_by_name(tmp_path, monkeypatch):
+def test_a_csv_file_over_the_size_limit_is_refused_by_name(tmp_path):
     minimal_market(tmp_path)
     write(tmp_path, "fundamentals.csv", "order_book_id,report_period,announce_date\n" * 30_000)
-    monkeypatch.setenv("STOCKMONITOR_FILES_MAX_MB", "1")
     refusal = r"fundamentals\.csv: 1\.3 MB is over STOCKMONITOR_FILES_MAX_MB=1 MB"
     with pytest.raises(SourceFileError, match=refusal):
-        FilesSource(tmp_path).instruments(D(2024, 1, 2))
+        limited(tmp_path, STOCKMONITOR_FILES_MAX_MB="1").instruments(D(2024, 1, 2))
 
 
-def test_file_limits_have_documented_defaults_and_reject_nonsense(tmp_path, monkeypatch):
+def test_file_limits_have_documented_defaults_and_reject_nonsense(tmp_path):
     docs = (Path(__file__).resolve().parents[1] / "docs" / "files-source.md").read_text()
-    assert f"`{settings.FILES_MAX_ROWS}` | {settings.DEFAULT_FILES_MAX_ROWS:,}" in docs
-    assert f"`{settings.FILES_MAX_MB}` | {settings.DEFAULT_FILES_MAX_MB:,}" in docs
+    assert f"`{settings.FILES_MAX_ROWS}` | {settings.default('files_max_rows'):,}" in docs
+    assert f"`{settings.FILES_MAX_MB}` | {settings.default('files_max_mb'):,}" in docs
     minimal_market(tmp_path)
-    monkeypatch.setenv("STOCKMONITOR_FILES_MAX_ROWS", "lots")
     with pytest.raises(ValueError, match="STOCKMONITOR_FILES_MAX_ROWS='lots' is not an integer"):
-        FilesSource(tmp_path).instruments(D(2024, 1, 2))
+        limited(tmp_path, STOCKMONITOR_FILES_MAX_ROWS="lots")

@@ -18,6 +18,7 @@ import pytest
 
 from stockmonitor_assets import alerts
 from stockmonitor_assets.assets import freshness, scoring
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets_tests.clean_run import ASSETS, DAY, clean_run, copy_without
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +56,8 @@ def test_freshness_check_reads_the_expected_partition(monkeypatch, now, passed):
     pipeline, _ = clean_run()  # scores exist for 2024-06-05..07, not 2024-06-11
     monkeypatch.setattr(freshness, "shanghai_now", lambda: now)
     context = dg.build_asset_check_context(instance=pipeline.instance)
-    result = freshness.scores_on_time(context, pipeline.resources["market_data"])
+    resources = pipeline.resources
+    result = freshness.scores_on_time(context, resources["market_data"], resources["settings"])
     assert result.passed is passed
     assert result.metadata["late_minutes"].value == (0.0 if passed else 30.0)
     assert "dagster/fresh_until_timestamp" in result.metadata
@@ -86,7 +88,7 @@ def test_alert_is_written_and_posted_to_the_webhook(tmp_path, monkeypatch):
     monkeypatch.setenv("LOG_DIR", str(tmp_path))
     monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/")
     monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP", "1")  # a local receiver
-    alerts.deliver({"job": "j", "run_id": "r"}, dg.get_dagster_logger())
+    alerts.deliver({"job": "j", "run_id": "r"}, dg.get_dagster_logger(), Settings.from_env())
     server.server_close()
     assert json.loads((tmp_path / alerts.ALERTS_FILE).read_text()) == {"job": "j", "run_id": "r"}
     assert _Capture.bodies == [{"job": "j", "run_id": "r"}]
@@ -96,7 +98,7 @@ def test_unreachable_webhook_never_raises(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("LOG_DIR", str(tmp_path))
     monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK", "http://127.0.0.1:9/hook?token=secret")
     monkeypatch.setenv("STOCKMONITOR_ALERT_WEBHOOK_ALLOW_HTTP", "1")
-    alerts.deliver({"job": "j"}, dg.get_dagster_logger())
+    alerts.deliver({"job": "j"}, dg.get_dagster_logger(), Settings.from_env())
     assert (tmp_path / alerts.ALERTS_FILE).exists()
     assert "token=secret" not in caplog.text
 
@@ -113,7 +115,7 @@ def _alert_of_a_run_breaking_the_merged_contract(tmp_path, monkeypatch) -> tuple
     monkeypatch.delenv("STOCKMONITOR_ALERT_WEBHOOK", raising=False)
     selection = dg.AssetSelection.assets("merged", "scores")
     result = pipeline.materialize(ASSETS, DAY, selection=selection, raise_on_error=False)
-    context = dg.build_sensor_context(instance=pipeline.instance)
+    context = dg.build_sensor_context(instance=pipeline.instance, resources=_settings())
     alerts.run_failure_alert(context)
     (line,) = (tmp_path / "logs" / alerts.ALERTS_FILE).read_text().splitlines()
     return result.run_id, line
@@ -129,6 +131,11 @@ def test_a_failed_run_is_appended_to_the_alerts_log_naming_run_day_and_step(tmp_
 def test_the_alert_of_a_broken_contract_names_the_defect(tmp_path, monkeypatch):
     _, line = _alert_of_a_run_breaking_the_merged_contract(tmp_path, monkeypatch)
     assert "merged: 2 rows share a key" in line
+
+
+def _settings() -> dict:
+    """The sensor's resources, as the code location builds them from the environment now."""
+    return {"settings": Settings.from_env()}
 
 
 def _failing_job_run(instance: dg.DagsterInstance, reason: str) -> str:
@@ -150,12 +157,14 @@ def test_a_run_that_failed_before_the_sensor_first_ran_is_alerted_once(tmp_path,
     monkeypatch.delenv("STOCKMONITOR_ALERT_WEBHOOK", raising=False)
     with dg.instance_for_test() as instance:
         first = _failing_job_run(instance, "first failure after deploying")
-        context = dg.build_sensor_context(instance=instance)
+        context = dg.build_sensor_context(instance=instance, resources=_settings())
         alerts.run_failure_alert(context)
         second = _failing_job_run(instance, "second failure")
         for _ in range(2):
             alerts.run_failure_alert(
-                dg.build_sensor_context(instance=instance, cursor=context.cursor)
+                dg.build_sensor_context(
+                    instance=instance, cursor=context.cursor, resources=_settings()
+                )
             )
         lines = [json.loads(x) for x in (tmp_path / alerts.ALERTS_FILE).read_text().splitlines()]
     assert [line["run_id"] for line in lines] == [first, second]
@@ -172,7 +181,8 @@ def test_a_failure_older_than_the_first_look_back_is_not_alerted(tmp_path, monke
             + alerts.OVERLAP
             + dt.timedelta(minutes=1)
         )
-        cursor, sent = alerts.alert_new_failures(instance, None, dg.get_dagster_logger(), later)
+        log, config = dg.get_dagster_logger(), Settings.from_env()
+        cursor, sent = alerts.alert_new_failures(instance, None, log, later, config)
     assert sent == 0 and not (tmp_path / alerts.ALERTS_FILE).exists()
     assert dt.datetime.fromisoformat(cursor) == later - alerts.FIRST_LOOK_BACK
 

@@ -16,6 +16,7 @@ from stockmonitor_assets.assets.partitions import SOURCE_POOL
 from stockmonitor_assets.automation import SENSOR_NAME, sync_target, with_automation
 from stockmonitor_assets.definitions import build_defs, defs
 from stockmonitor_assets.jobs import JOB_NAMES, SOURCE_ASSETS
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.trading_calendar import trading_day_partitions
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -48,7 +49,9 @@ class Clock:
 def graph_assets(cron: str | None = None, checks=()) -> dg.Definitions:
     assets = dg.load_assets_from_modules([market, indicators, scoring, database, qlib_export])
     return dg.Definitions(
-        assets=with_automation(assets, cron), asset_checks=list(checks), resources=defs.resources
+        assets=with_automation(assets, cron or Settings.from_env().sync_cron),
+        asset_checks=list(checks),
+        resources=defs.resources,
     )
 
 

@@ -14,7 +14,7 @@ import yaml
 
 from stockmonitor_assets import logfiles
 from stockmonitor_assets.sources.demo import DemoMarket
-from stockmonitor_assets_tests.conftest import MARKET_ASSETS, Pipeline
+from stockmonitor_assets_tests.conftest import DEMO_CACHE, MARKET_ASSETS, Pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = "2024-06-07"
@@ -34,7 +34,7 @@ def test_a_run_writes_both_files_in_log_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("STOCKMONITOR_RUN_HEALTH", "on")  # and a run-health line
     overrides = {"python_logs": python_logs(REPO / "dagster.yaml")}
     with dg.instance_for_test(overrides=overrides) as instance:
-        source = DemoMarket(seed=3, universe_size=40)
+        source = DemoMarket(cache_dir=DEMO_CACHE, seed=3, universe_size=40)
         pipeline = Pipeline(tmp_path / "data", source, instance, chunk_days=1)  # a line a day
         run = pipeline.materialize(MARKET_ASSETS, "2024-06-05", DAY)
     dagster_log = (tmp_path / "logs" / "dagster.log").read_text()

@@ -5,14 +5,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from stockmonitor_assets.sources.demo import DemoMarket
-from stockmonitor_assets_tests.conftest import MARKET_ASSETS, failure_message
+from stockmonitor_assets_tests.conftest import DEMO_CACHE, MARKET_ASSETS, failure_message
 
 FIRST, LAST = "2024-06-05", "2024-06-13"
 
 
 @pytest.fixture(scope="module")
 def demo():
-    return DemoMarket(seed=7, universe_size=120)
+    return DemoMarket(cache_dir=DEMO_CACHE, seed=7, universe_size=120)
 
 
 def test_range_run_equals_day_by_day_runs(pipeline_for, demo, instance):

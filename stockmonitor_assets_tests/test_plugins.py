@@ -22,6 +22,7 @@ from stockmonitor_assets.plugins import Factor, PluginError, validate
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.sources.factory import _plugin_source
 from stockmonitor_assets.transforms.custom_factors import compute_custom_factors
+from stockmonitor_assets_tests.conftest import DEMO_CACHE
 from stockmonitor_assets_tests.reliability.conftest import DEMO_SEED, UNIVERSE_SIZE, Cli
 
 pytestmark = pytest.mark.slow
@@ -65,7 +66,7 @@ def example_run(example_site, tmp_path_factory):
 def test_the_plugin_source_is_the_one_that_fed_the_run(example_run):
     _, data_dir, _ = example_run
     raw = pl.read_parquet(data_dir / "raw_ohlcv" / f"{DAY}.parquet")
-    demo = DemoMarket(seed=DEMO_SEED, universe_size=UNIVERSE_SIZE)
+    demo = DemoMarket(cache_dir=DEMO_CACHE, seed=DEMO_SEED, universe_size=UNIVERSE_SIZE)
     day = dt.date.fromisoformat(DAY)
     plain = demo.daily_bars(raw["order_book_id"].to_list(), day, day)
     both = raw.join(plain, on=["order_book_id", "date"], suffix="_demo").drop_nulls("volume")

@@ -21,9 +21,9 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from stockmonitor_assets import settings
 from stockmonitor_assets import trading_calendar as tc
 from stockmonitor_assets.qlib_store import QlibProvider, QlibProviderError, check_location
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.transforms.qlib_fields import SCORE_FIELDS
 from stockmonitor_assets_tests import qlib_market as qm
 
@@ -283,7 +283,7 @@ def test_the_asset_refuses_a_gap_naming_it_and_writes_nothing(run):
     pipeline, path, _ = run
     later = tc.sessions(qm.LAST, qm.LAST + dt.timedelta(days=10))[2]
     before = {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}
-    with qm.qlib_dir_env(path):
+    with pipeline.settings_set(STOCKMONITOR_QLIB_DIR=str(path)):
         result = pipeline.materialize(
             qm.ASSETS, tc.partition_key(later), selection=["qlib_provider"], raise_on_error=False
         )
@@ -294,17 +294,15 @@ def test_the_asset_refuses_a_gap_naming_it_and_writes_nothing(run):
     assert {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()} == before
 
 
-def test_the_asset_is_skipped_visibly_when_no_local_directory_is_kept(run, monkeypatch):
+def test_the_asset_is_skipped_visibly_when_no_local_directory_is_kept(run):
     pipeline, path, _ = run
-    monkeypatch.setenv("STOCKMONITOR_QLIB_DIR", "off")
     before = {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}
-    result = pipeline.materialize(qm.ASSETS, tc.partition_key(qm.LAST), selection=["qlib_provider"])
+    with pipeline.settings_set(STOCKMONITOR_QLIB_DIR="off"):
+        key = tc.partition_key(qm.LAST)
+        result = pipeline.materialize(qm.ASSETS, key, selection=["qlib_provider"])
     assert result.success and not result.get_asset_materialization_events()
     logs = [r.user_message for r in pipeline.instance.all_logs(result.run_id)]
     assert any("qlib_provider skipped" in m and "STOCKMONITOR_QLIB_DIR=off" in m for m in logs)
     assert {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()} == before
-    monkeypatch.setenv("STOCKMONITOR_QLIB_DIR", "")
-    monkeypatch.setenv("DATA_DIR", "s3://bucket/data")
-    assert settings.qlib_dir() is None
-    monkeypatch.setenv("DATA_DIR", "/srv/data")
-    assert settings.qlib_dir() == "/srv/data/qlib"
+    assert Settings.from_env({"DATA_DIR": "s3://bucket/data"}).qlib_dir is None
+    assert Settings.from_env({"DATA_DIR": "/srv/data"}).qlib_dir == "/srv/data/qlib"

@@ -13,6 +13,7 @@ from stockmonitor_assets.database import PostgresResource
 from stockmonitor_assets.definitions import build_defs
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.resources import MarketDataResource, fixed_by_environment
+from stockmonitor_assets.settings import Settings
 
 ATTACKS = {
     "database": {"host": "attacker.example", "password": {"env": "DB_PASSWORD"}},
@@ -21,6 +22,8 @@ ATTACKS = {
         "rqdatac_api_key": {"env": "RQDATAC_API_KEY"},
     },
     "io_manager": {"base_dir": "/elsewhere"},
+    # The settings assets and sensors read mid-run: the qlib directory, the alerts' log dir.
+    "settings": {"qlib_dir_given": "/elsewhere", "log_dir": "/elsewhere"},
 }
 FILES_DIR_ATTACK = ("market_data", {"files_dir": "/elsewhere"})
 CASES = [*ATTACKS.items(), FILES_DIR_ATTACK]
@@ -75,8 +78,11 @@ SEEN: dict[str, str | None] = {}
 
 
 @dg.asset
-def destinations(database: PostgresResource, market_data: MarketDataResource) -> None:
+def destinations(
+    database: PostgresResource, market_data: MarketDataResource, settings: Settings
+) -> None:
     SEEN.update(host=database.host, password=database.password, url=market_data.rqdatac_base_url)
+    SEEN.update(qlib_dir=settings.qlib_dir)
 
 
 def _fixed(tmp_path) -> dict:
@@ -85,6 +91,7 @@ def _fixed(tmp_path) -> dict:
             "database": PostgresResource(host="db.internal", password=dg.EnvVar("DB_PASSWORD")),
             "market_data": MarketDataResource(source="demo", rqdatac_base_url="rq.internal:16011"),
             "io_manager": PartitionedParquetIOManager(base_dir=str(tmp_path / "data")),
+            "settings": Settings.from_env({"DATA_DIR": str(tmp_path / "data")}),
         }
     )
 
@@ -107,4 +114,5 @@ def test_fixed_resources_keep_their_values_and_resolve_secrets_at_run_time(tmp_p
         "host": "db.internal",
         "password": "read-when-the-run-starts",
         "url": "rq.internal:16011",
+        "qlib_dir": str(tmp_path / "data" / "qlib"),
     }

@@ -16,11 +16,17 @@ from stockmonitor_assets.database import PostgresResource
 from stockmonitor_assets.health import store
 from stockmonitor_assets.health.sensor import RUN_HEALTH, run_health_sensor
 from stockmonitor_assets.health.table import RUN_ROW, run_summary
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.storage import PACKAGE_DIR, PartitionStore
-from stockmonitor_assets_tests.conftest import MARKET_ASSETS, Pipeline
+from stockmonitor_assets_tests.conftest import DEMO_CACHE, MARKET_ASSETS, Pipeline
 
 DAY = "2024-06-07"
+
+
+def sensor_resources(database: PostgresResource | None = None) -> dict:
+    """The sensor's resources, with the settings the environment gives now."""
+    return {"database": database or PostgresResource(), "settings": Settings.from_env()}
 
 
 class VendorDown(DemoMarket):
@@ -37,12 +43,16 @@ def runs(tmp_path, monkeypatch):
     monkeypatch.setenv("STOCKMONITOR_RUN_HEALTH", "on")
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-        good = Pipeline(tmp_path / "data", DemoMarket(seed=3, universe_size=40), instance)
+        good = Pipeline(
+            tmp_path / "data", DemoMarket(cache_dir=DEMO_CACHE, seed=3, universe_size=40), instance
+        )
         ok = good.materialize(MARKET_ASSETS, DAY)
         bad = Pipeline(tmp_path / "data", VendorDown(seed=3, universe_size=40), instance)
         failed = bad.materialize(MARKET_ASSETS, DAY, raise_on_error=False)
         # The IO manager refuses a data directory inside the package: no step starts.
-        refused = Pipeline(Path(PACKAGE_DIR) / "data", DemoMarket(seed=3), instance)
+        refused = Pipeline(
+            Path(PACKAGE_DIR) / "data", DemoMarket(cache_dir=DEMO_CACHE, seed=3), instance
+        )
         unmeasured = refused.materialize(MARKET_ASSETS, DAY, raise_on_error=False)
         assert ok.success and not failed.success and not unmeasured.success
         yield instance, good, (ok.run_id, failed.run_id, unmeasured.run_id)
@@ -71,7 +81,7 @@ def test_the_sensor_records_unmeasured_runs_and_the_failure_rate_counts_every_ru
     runs, monkeypatch
 ):
     instance, pipeline, (ok, failed, unmeasured) = runs
-    context = dg.build_sensor_context(instance=instance, resources={"database": PostgresResource()})
+    context = dg.build_sensor_context(instance=instance, resources=sensor_resources())
     result = run_health_sensor(context)
     (event,) = result.asset_events
     assert event.asset_key == RUN_HEALTH
@@ -86,19 +96,17 @@ def test_the_sensor_records_unmeasured_runs_and_the_failure_rate_counts_every_ru
     assert event.metadata["failure_rate"].value == pytest.approx(2 / 3)
     # Nothing finished since: the next tick skips; with run health off, every tick does.
     context = dg.build_sensor_context(
-        instance=instance, cursor=result.cursor, resources={"database": PostgresResource()}
+        instance=instance, cursor=result.cursor, resources=sensor_resources()
     )
     assert isinstance(run_health_sensor(context), dg.SkipReason)
     monkeypatch.setenv("STOCKMONITOR_RUN_HEALTH", "off")
-    context = dg.build_sensor_context(instance=instance, resources={"database": PostgresResource()})
+    context = dg.build_sensor_context(instance=instance, resources=sensor_resources())
     assert "off" in run_health_sensor(context).skip_message
 
 
 def test_stockmonitor_health_prints_the_runs_newest_first(runs):
     instance, _, (ok, failed, unmeasured) = runs
-    run_health_sensor(
-        dg.build_sensor_context(instance=instance, resources={"database": PostgresResource()})
-    )
+    run_health_sensor(dg.build_sensor_context(instance=instance, resources=sensor_resources()))
     out = CliRunner().invoke(main, ["health"], catch_exceptions=False).output
     lines = out.strip().splitlines()
     assert lines[0].split()[:3] == ["started_at", "job_name", "run_outcome"]
@@ -117,7 +125,7 @@ def test_the_sensor_copies_run_health_to_postgres(runs):
     try:
         database = PostgresResource(host="127.0.0.1", database=name, user="postgres")
         run_health_sensor(
-            dg.build_sensor_context(instance=instance, resources={"database": database})
+            dg.build_sensor_context(instance=instance, resources=sensor_resources(database))
         )
         expected = store.read_all(PartitionStore(str(pipeline.data_dir)))
         with database.connect() as conn, conn.cursor() as cur:

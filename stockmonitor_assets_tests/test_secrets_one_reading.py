@@ -10,12 +10,13 @@ import psycopg2
 import pytest
 
 from stockmonitor_assets.cli import checkup
-from stockmonitor_assets.database import PostgresResource, postgres_from_env
+from stockmonitor_assets.database import PostgresResource, postgres_from
 from stockmonitor_assets.resources import (
     MarketDataResource,
     fixed_by_environment,
-    market_data_from_env,
+    market_data_from,
 )
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.sources import ricequant
 
 PADDED_SECRET = " pa55 word\t"
@@ -52,7 +53,7 @@ def test_validate_opens_the_connection_a_run_opens(spied_connect, monkeypatch, t
         "DATA_DIR": str(tmp_path),
     }.items():
         monkeypatch.setenv(name, value)
-    resources = fixed_by_environment({"database": postgres_from_env()})
+    resources = fixed_by_environment({"database": postgres_from(Settings.from_env())})
     dg.materialize([opens_the_database], resources=resources, raise_on_error=False)
     problems, _ = checkup.check_setup()
     run_call, validate_call = spied_connect
@@ -78,7 +79,7 @@ def test_validate_checks_the_rqdatac_login_a_run_uses(monkeypatch, tmp_path):
         "CACHE_DIR": str(tmp_path),
     }.items():
         monkeypatch.setenv(name, value)
-    resources = fixed_by_environment({"market_data": market_data_from_env()})
+    resources = fixed_by_environment({"market_data": market_data_from(Settings.from_env())})
     assert dg.materialize([builds_the_source], resources=resources).success
     checkup.check_setup()
     run_login, validate_login = logins

@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from stockmonitor_assets.assets import freshness
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.sources.files import FilesSource, export_to_files
-from stockmonitor_assets_tests.conftest import inject
+from stockmonitor_assets_tests.conftest import DEMO_CACHE, inject
 from stockmonitor_assets_tests.test_ricequant_source import make_source
 
 D = dt.date
@@ -18,7 +19,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def test_demo_publishes_a_session_at_its_close_15_00_shanghai():
     def latest(*now: int) -> dt.date:
-        demo = DemoMarket(seed=1, universe_size=20, clock=lambda: dt.datetime(*now))
+        demo = DemoMarket(
+            cache_dir=DEMO_CACHE, seed=1, universe_size=20, clock=lambda: dt.datetime(*now)
+        )
         return demo.latest_published_day()
 
     assert latest(2024, 6, 7, 14, 59) == D(2024, 6, 6)
@@ -37,7 +40,9 @@ def test_rqdatac_latest_day_is_its_last_trading_date_complete_by_now():
 
 
 def historical_files(tmp_path):
-    demo = DemoMarket(seed=5, universe_size=20, clock=lambda: dt.datetime(2024, 7, 1))
+    demo = DemoMarket(
+        cache_dir=DEMO_CACHE, seed=5, universe_size=20, clock=lambda: dt.datetime(2024, 7, 1)
+    )
     export_to_files(demo, None, D(2024, 6, 3), D(2024, 6, 7), tmp_path)
     return FilesSource(tmp_path)
 
@@ -48,7 +53,7 @@ def test_files_latest_day_is_the_last_day_in_the_files(tmp_path):
 
 def run_check(instance, source):
     context = dg.build_asset_check_context(instance=instance)
-    return freshness.scores_on_time(context, inject(source))
+    return freshness.scores_on_time(context, inject(source), Settings.from_env())
 
 
 def test_historical_dataset_is_on_time_once_its_last_day_is_scored(tmp_path, monkeypatch):

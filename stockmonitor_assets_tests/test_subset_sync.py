@@ -10,7 +10,7 @@ from polars.testing import assert_frame_equal
 
 from stockmonitor_assets.assets import market
 from stockmonitor_assets.sources.demo import DemoMarket
-from stockmonitor_assets_tests.conftest import Pipeline, failure_message
+from stockmonitor_assets_tests.conftest import DEMO_CACHE, Pipeline, failure_message
 
 SYNC = [market.instruments, market.raw_ohlcv, market.completed_ohlcv, market.fundamentals]
 NAMES = [a.key.to_user_string() for a in SYNC]
@@ -24,7 +24,9 @@ def subset_config(targets: list[str]) -> dict:
 
 @pytest.fixture
 def synced(tmp_path, instance) -> Pipeline:
-    pipeline = Pipeline(tmp_path / "data", DemoMarket(seed=5, universe_size=40), instance)
+    pipeline = Pipeline(
+        tmp_path / "data", DemoMarket(cache_dir=DEMO_CACHE, seed=5, universe_size=40), instance
+    )
     assert pipeline.materialize(SYNC, FIRST, LAST).success
     return pipeline
 

@@ -10,6 +10,7 @@ import sys
 import exchange_calendars as xcals
 import pytest
 
+from stockmonitor_assets import settings
 from stockmonitor_assets import trading_calendar as tc
 
 P = tc.trading_day_partitions
@@ -60,7 +61,7 @@ def test_a_user_holiday_list_removes_days_without_a_code_change(tmp_path):
 
 def test_bad_holiday_entry_names_the_origin():
     with pytest.raises(ValueError, match="STOCKMONITOR_HOLIDAYS: bad holiday date"):
-        tc.parse_holidays("2027-02-30", "STOCKMONITOR_HOLIDAYS")
+        settings.parse_holidays("2027-02-30", "STOCKMONITOR_HOLIDAYS")
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from stockmonitor_assets.assets.rules import WEAKENED_TAG
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets_tests.clean_run import ASSETS
-from stockmonitor_assets_tests.conftest import Pipeline
+from stockmonitor_assets_tests.conftest import DEMO_CACHE, Pipeline
 
 DAY = "2024-06-07"
 DEFAULTS = QualityThresholds().values()
@@ -28,7 +28,9 @@ CHECKS |= {"withheld_stock_days": "merged"}
 
 
 def _run(tmp_path, instance, quality_config: dict | None = None):
-    pipeline = Pipeline(tmp_path, DemoMarket(seed=7, universe_size=40), instance)
+    pipeline = Pipeline(
+        tmp_path, DemoMarket(cache_dir=DEMO_CACHE, seed=7, universe_size=40), instance
+    )
     run_config = {"resources": {"quality": {"config": quality_config}}} if quality_config else {}
     result = pipeline.materialize(ASSETS, DAY, run_config=run_config)
     assert result.success

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from stockmonitor_assets import settings
 from stockmonitor_assets.resources import MarketDataResource
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.trading_calendar import (
     TIMEZONE,
     partition_key,
@@ -73,12 +73,9 @@ def next_deadline(now: dt.datetime, due: dt.time) -> dt.datetime:
     ),
 )
 def scores_on_time(
-    context: dg.AssetCheckExecutionContext, market_data: MarketDataResource
+    context: dg.AssetCheckExecutionContext, market_data: MarketDataResource, settings: Settings
 ) -> dg.AssetCheckResult:
-    now, due = (
-        shanghai_now(),
-        settings.time_setting(settings.SCORES_DUE, settings.DEFAULT_SCORES_DUE),
-    )
+    now, due = shanghai_now(), settings.scores_due_time
     published, unreachable = _source_latest_day(market_data)
     deadline, day = expected_scores(now, due, published)
     key = partition_key(day)

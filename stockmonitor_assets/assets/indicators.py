@@ -5,7 +5,6 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from stockmonitor_assets import settings
 from stockmonitor_assets.assets.partitions import (
     DayStream,
     Partitions,
@@ -19,13 +18,13 @@ from stockmonitor_assets.plugins import PluginError
 from stockmonitor_assets.quality import Outcome, check_source_ratios
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.schemas import CUSTOM_FACTORS
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.sources.base import MarketDataSource
 from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets.trading_calendar import partition_key, sessions_through
 from stockmonitor_assets.transforms import bars, custom_factors, fundamental, technical
 
-WINDOW = settings.int_setting(settings.LOOKBACK_DAYS, settings.DEFAULT_LOOKBACK_DAYS, 60)
 # Columns of completed_ohlcv the indicators read: the window buffer keeps only these.
 HISTORY_COLUMNS = ("order_book_id", "date", "close", "volume", "adj_factor", "is_filled")
 
@@ -38,6 +37,7 @@ def technical_indicators(
     context: dg.AssetExecutionContext,
     market_data: MarketDataResource,
     io_manager: dg.ResourceParam[PartitionedParquetIOManager],
+    settings: Settings,
     completed_ohlcv: Partitions,
 ):
     """SMA, RSI, MACD, 20-day return and volatility on forward-adjusted traded bars.
@@ -50,16 +50,19 @@ def technical_indicators(
     """
     days = partition_days(context)
     calendar = sessions_through(days[-1])
-    history = WindowHistory(io_manager.store, market_data.client(), calendar)
+    window_sessions = settings.lookback_days  # STOCKMONITOR_LOOKBACK_DAYS
+    history = WindowHistory(io_manager.store, market_data.client(), calendar, window_sessions)
 
     def compute(chunk: list[dt.date]) -> pl.DataFrame:
         window = history.covering(chunk, completed_ohlcv)
-        values = technical.compute_technical_indicators(window, chunk, calendar, window=WINDOW)
+        values = technical.compute_technical_indicators(
+            window, chunk, calendar, window=window_sessions
+        )
         return _with_custom_factors(values, window, chunk)
 
     def summary() -> dict[str, int]:
         return {
-            "window_sessions": WINDOW,
+            "window_sessions": window_sessions,
             "window_days_from_store": history.days_from_store,
             "window_days_from_source": history.days_from_source,
         }
@@ -105,15 +108,18 @@ class WindowHistory:
     later chunk can: memory follows the window (~270 days), not the range.
     """
 
-    def __init__(self, store: PartitionStore, source: MarketDataSource, calendar):
+    def __init__(self, store: PartitionStore, source: MarketDataSource, calendar, window: int):
         self.store, self.source, self.calendar = store, source, list(calendar)
+        self.window = window  # sessions of the indicator window
         self.index = {d: i for i, d in enumerate(self.calendar)}
         self.buffer: dict[dt.date, pl.DataFrame] = {}
         self.days_from_store = self.days_from_source = 0
 
     def covering(self, chunk: list[dt.date], run_days: Partitions) -> pl.DataFrame:
         """HISTORY_COLUMNS of every window day of `chunk` (the chunk's days included)."""
-        first = technical.window_start(self.index[chunk[0]], WINDOW, technical.ANCHOR_STEP_DEFAULT)
+        first = technical.window_start(
+            self.index[chunk[0]], self.window, technical.ANCHOR_STEP_DEFAULT
+        )
         needed = self.calendar[first : self.index[chunk[-1]] + 1]
         self.buffer = {d: f for d, f in self.buffer.items() if d >= needed[0]}
         unread = [d for d in needed if d not in self.buffer]

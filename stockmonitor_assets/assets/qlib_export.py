@@ -6,15 +6,14 @@ Named `qlib_export`, not `qlib`: `dagster dev -f` puts this folder on `sys.path`
 
 import dagster as dg
 
-from stockmonitor_assets import settings
 from stockmonitor_assets.assets.partitions import (
     Partitions,
     chunks,
     partition_days,
     trading_day_asset,
 )
-from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.qlib_store import QlibProvider, QlibProviderError, check_location
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.trading_calendar import sessions_through
 from stockmonitor_assets.transforms import qlib_fields
 
@@ -28,13 +27,10 @@ NOT_KEPT = (
 # materialized (like scores_table without a database).
 @dg.asset(**trading_day_asset("export", kinds=frozenset({"qlib"})), output_required=False)
 def qlib_provider(
-    context: dg.AssetExecutionContext,
-    io_manager: dg.ResourceParam[PartitionedParquetIOManager],
-    merged: Partitions,
-    scores: Partitions,
+    context: dg.AssetExecutionContext, settings: Settings, merged: Partitions, scores: Partitions
 ):
     """A qlib provider directory (calendar, instruments, float32 features), one day at a time."""
-    location = settings.qlib_dir()
+    location = settings.qlib_dir
     if location is None:
         context.log.info(f"qlib_provider skipped: {NOT_KEPT}")
         return
@@ -45,7 +41,7 @@ def qlib_provider(
         check_location(location)
         with provider.locked():
             provider.plan(days, sessions)  # a gap or an earlier start fails before any write
-            for chunk in chunks(days, io_manager.chunk_days):
+            for chunk in chunks(days, settings.chunk_days):
                 frame = qlib_fields.provider_fields(
                     merged.stack(chunk, qlib_fields.MERGED_INPUTS),
                     scores.stack(chunk, qlib_fields.SCORE_INPUTS),

@@ -172,7 +172,7 @@ def report(day: str | None, open_: bool) -> None:
     from stockmonitor_assets.cli import report_files
 
     try:
-        path, written = report_files.ensure_report(day)
+        path, written = report_files.ensure_report(day, _settings().data_dir)
     except report_files.ReportError as exc:
         raise InputError(str(exc)) from None
     click.echo(f"{'wrote' if written else 'report'} {path}")
@@ -189,7 +189,7 @@ def health(last: int, job_name: str | None, run_id: str | None) -> None:
     from stockmonitor_assets.health import report_cli
 
     try:
-        click.echo(report_cli.health_text(last, job_name, run_id))
+        click.echo(report_cli.health_text(_settings().data_dir, last, job_name, run_id))
     except report_cli.HealthError as exc:
         raise InputError(str(exc)) from None
 
@@ -248,10 +248,21 @@ def _require_known_targets(request, targets: list[str], days) -> None:
     """An unknown code fails here, before any run exists (the run guard would refuse it)."""
     if not targets:
         return
-    from stockmonitor_assets.resources import market_data_from_env
+    from stockmonitor_assets.resources import as_a_run_reads_it, market_data_from
 
-    source = market_data_from_env().client()
+    source = as_a_run_reads_it(market_data_from(_settings())).client()
     request.require_listed(targets, days, request.listed_codes(source), source.name)
+
+
+def _settings():
+    """The settings of the environment, as the code location builds them; a bad variable is
+    an input error naming it (and every other bad one)."""
+    from stockmonitor_assets.settings import Settings, SettingsError
+
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _partition_tag(selected) -> dict[str, str]:

@@ -8,7 +8,6 @@ import datetime as dt
 import os
 import webbrowser
 
-from stockmonitor_assets import settings
 from stockmonitor_assets.report.build import (
     ReportInputError,
     latest_scored_day,
@@ -23,15 +22,15 @@ class ReportError(ValueError):
     """No report can be written for the requested day; the message says why."""
 
 
-def ensure_report(day: str | None) -> tuple[str, bool]:
+def ensure_report(day: str | None, data_dir: str) -> tuple[str, bool]:
     """(path of `day`'s report, whether it was written now). Default: the latest scored day."""
-    store = PartitionStore(settings.data_dir())
+    store = PartitionStore(data_dir)
     try:
         date = parse_trading_day(day) if day else latest_scored_day(store)
     except NotATradingDayError as exc:
         raise ReportError(f"--date: {exc}") from None
     if date is None:
-        raise ReportError(f"no scores in {settings.data_dir()}: run the pipeline first (make demo)")
+        raise ReportError(f"no scores in {data_dir}: run the pipeline first (make demo)")
     path = report_path(store, date)
     if _is_current(store, date):
         return str(path), False

@@ -3,7 +3,8 @@ up (the IO manager's `setup_for_execution`), written when they are torn down, af
 step, also when a step failed. Step times come from the run's step events; CPU, memory
 and rows from the probe (health/probe.py).
 
-STOCKMONITOR_RUN_HEALTH=off turns it off (it measured under 2 % of a year run: bench/RESULTS.md).
+STOCKMONITOR_RUN_HEALTH=off turns it off (it measured under 2 % of a year run: bench/RESULTS.md):
+the IO manager is given `Settings.run_health` when the code location loads.
 """
 
 import datetime as dt
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from stockmonitor_assets import settings
 from stockmonitor_assets.health import probe, store
 from stockmonitor_assets.health.table import health_frame
 from stockmonitor_assets.storage import PartitionStore
@@ -23,12 +23,8 @@ FAILED_STEP = "FAILURE"
 log = logging.getLogger(__name__)
 
 
-def enabled() -> bool:
-    return (settings.get(settings.RUN_HEALTH) or "on").lower() not in ("off", "0", "false", "no")
-
-
-def run_started(context: dg.InitResourceContext) -> None:
-    if enabled() and context.run_id:
+def run_started(context: dg.InitResourceContext, enabled: bool) -> None:
+    if enabled and context.run_id:
         probe.begin(context.run_id)
 
 

@@ -2,7 +2,6 @@
 
 import polars as pl
 
-from stockmonitor_assets import settings
 from stockmonitor_assets.health import chart, store
 from stockmonitor_assets.health.table import run_summary
 from stockmonitor_assets.storage import PartitionStore
@@ -23,8 +22,10 @@ class HealthError(ValueError):
     """Nothing to show for the request; the message says why."""
 
 
-def health_text(last: int, job_name: str | None = None, run_id: str | None = None) -> str:
-    partition_store = PartitionStore(settings.data_dir())
+def health_text(
+    data_dir: str, last: int, job_name: str | None = None, run_id: str | None = None
+) -> str:
+    partition_store = PartitionStore(data_dir)
     steps = store.read_all(partition_store)
     if steps.is_empty():
         raise HealthError(

@@ -14,11 +14,12 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from stockmonitor_assets import settings
 from stockmonitor_assets.database import PostgresResource
-from stockmonitor_assets.health import chart, record, store
+from stockmonitor_assets.health import chart, store
 from stockmonitor_assets.health.record import run_partitions
 from stockmonitor_assets.health.table import RUN_ROW, health_frame, run_summary, withheld_per_day
+from stockmonitor_assets.settings import RUN_HEALTH as RUN_HEALTH_SETTING
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.storage import PartitionStore
 
 RUN_HEALTH = dg.AssetKey("run_health")
@@ -48,14 +49,16 @@ run_health_asset = dg.AssetSpec(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Records the outcome of finished runs and charts run health (asset run_health).",
 )
-def run_health_sensor(context: dg.SensorEvaluationContext, database: PostgresResource):
-    if not record.enabled():
-        return dg.SkipReason(f"run health is off ({settings.RUN_HEALTH})")
+def run_health_sensor(
+    context: dg.SensorEvaluationContext, database: PostgresResource, settings: Settings
+):
+    if not settings.run_health:
+        return dg.SkipReason(f"run health is off ({RUN_HEALTH_SETTING})")
     since = float(context.cursor) if context.cursor else 0.0
     records = finished_runs(context.instance, since)
     if not records:
         return dg.SkipReason("no run finished since the last tick")
-    partition_store = PartitionStore(settings.data_dir())
+    partition_store = PartitionStore(settings.data_dir)
     frames = [settle_run(partition_store, r) for r in records]
     if database.is_configured:
         with database.connect() as conn:

@@ -18,6 +18,7 @@ later, at the end of the day, so a run of a listed key always finds the day publ
 import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -67,6 +68,8 @@ class DemoMarket:
         universe_size: number of stocks ever listed (1 to 8000; the real market has ~5,400).
         clock: returns "now" (naive = Asia/Shanghai); decides what is published. Default:
             the wall clock.
+        cache_dir: where simulated years are kept across processes (`demo_cache`; the
+            `settings.Settings.demo_cache_dir` a run passes); None: simulated again in each.
     """
 
     name = "demo"
@@ -76,12 +79,13 @@ class DemoMarket:
         seed: int = 42,
         universe_size: int = 300,
         clock: Callable[[], dt.datetime] | None = None,
+        cache_dir: Path | None = None,
     ):
         if not 1 <= universe_size <= MAX_UNIVERSE_SIZE:
             raise ValueError(
                 f"universe_size must be in [1, {MAX_UNIVERSE_SIZE}], got {universe_size}"
             )
-        self.seed, self.universe_size = seed, universe_size
+        self.seed, self.universe_size, self.cache_dir = seed, universe_size, cache_dir
         self._clock = clock or (lambda: dt.datetime.now(SHANGHAI))
 
     def __repr__(self) -> str:
@@ -142,7 +146,7 @@ class DemoMarket:
         if end < DEMO_EPOCH or not len(stocks):
             return EX_FACTORS.empty()
         events = [
-            year_events(self.seed, self.universe_size, y)
+            year_events(self.seed, self.universe_size, y, self.cache_dir)
             for y in range(DEMO_EPOCH.year, end.year + 1)
         ]
         stock, day, factor = (np.concatenate(column) for column in zip(*events, strict=True))
@@ -208,7 +212,7 @@ class DemoMarket:
         return build_universe(self.seed, self.universe_size)
 
     def _year(self, year: int) -> YearBars:
-        return simulate_year(self.seed, self.universe_size, year)
+        return simulate_year(self.seed, self.universe_size, year, self.cache_dir)
 
     def _stocks(self, ids: Sequence[str]) -> np.ndarray:
         """Indexes of the known codes among `ids`, in code order; unknown codes are ignored."""

@@ -11,8 +11,9 @@ bit for bit; a file that cannot be read is ignored and the year simulated again.
 are atomic (temp file + rename), so concurrent processes at worst both simulate the same
 year.
 
-Location: `$CACHE_DIR/demo/`, else `$XDG_CACHE_HOME/stockmonitor/demo/` (default
-`~/.cache/stockmonitor/demo/`).
+Location: the directory the demo source is given (`settings.Settings.demo_cache_dir`:
+`$CACHE_DIR/demo/`, else `$XDG_CACHE_HOME/stockmonitor/demo/`, default
+`~/.cache/stockmonitor/demo/`); none given, nothing is kept on disk.
 """
 
 import hashlib
@@ -25,23 +26,27 @@ from pathlib import Path
 
 import numpy as np
 
-from stockmonitor_assets import settings
-
 SIMULATION_VERSION = 2
 
 log = logging.getLogger(__name__)
 
 
-def cache_path(seed: int, size: int, year: int, calendar: list[np.ndarray]) -> Path:
+def cache_path(
+    directory: Path, seed: int, size: int, year: int, calendar: list[np.ndarray]
+) -> Path:
     """The file of one simulated year; `calendar` is the session ordinals per year through it."""
     digest = hashlib.sha256(np.concatenate(calendar).astype("<i8").tobytes()).hexdigest()[:16]
-    return _directory() / f"v{SIMULATION_VERSION}-seed{seed}-n{size}-{year}-{digest}.npz"
+    return directory / f"v{SIMULATION_VERSION}-seed{seed}-n{size}-{year}-{digest}.npz"
 
 
-def load_arrays(path: Path, names: Sequence[str] | None = None) -> dict[str, np.ndarray] | None:
+def load_arrays(
+    path: Path | None, names: Sequence[str] | None = None
+) -> dict[str, np.ndarray] | None:
     """The read-only arrays stored at `path` (only `names`, when given: an .npz member is read
-    on access, so a year's small arrays load without its matrices), or None when absent or
-    unreadable."""
+    on access, so a year's small arrays load without its matrices), or None when absent,
+    unreadable or not kept (`path` None)."""
+    if path is None:
+        return None
     try:
         with np.load(path, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in (names or stored.files)}
@@ -55,8 +60,11 @@ def load_arrays(path: Path, names: Sequence[str] | None = None) -> dict[str, np.
     return arrays
 
 
-def store_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write `arrays` atomically; a failed write only costs a later re-simulation."""
+def store_arrays(path: Path | None, arrays: dict[str, np.ndarray]) -> None:
+    """Write `arrays` atomically (not at all: `path` None); a failed write only costs a
+    later re-simulation."""
+    if path is None:
+        return
     temp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,11 +76,3 @@ def store_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
         log.warning("could not write demo cache file %s: %s", path, error)
         if temp is not None:
             temp.unlink(missing_ok=True)
-
-
-def _directory() -> Path:
-    configured = settings.get(settings.CACHE_DIR)
-    if configured:
-        return Path(configured) / "demo"
-    base = settings.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "stockmonitor" / "demo"

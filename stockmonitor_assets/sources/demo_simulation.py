@@ -80,62 +80,69 @@ class YearBars:
 
 # A year of 5,000 stocks takes ~30 MB in memory; the process keeps the last three it used.
 @functools.lru_cache(maxsize=3)
-def simulate_year(seed: int, size: int, year: int) -> YearBars:
+def simulate_year(seed: int, size: int, year: int, cache_dir: Path | None = None) -> YearBars:
     """Bars of every stock on the trading days of `year` (from DEMO_EPOCH.year on).
 
-    Cached in the process and on disk (`demo_cache`): a new process reads the year instead
-    of simulating every year since the epoch; the result is the same bit for bit.
+    Cached in the process and on disk in `cache_dir` (`demo_cache`; None: not on disk): a
+    new process reads the year instead of simulating every year since the epoch; the
+    result is the same bit for bit.
     """
-    path = _cache_path(seed, size, year)
-    stored = demo_cache.load_arrays(path)
+    stored = demo_cache.load_arrays(_cache_path(seed, size, year, cache_dir))
     if stored is not None:
         return _from_arrays(stored)
-    return _simulate_and_store(seed, size, year, start_state(seed, size, year))
+    state = start_state(seed, size, year, cache_dir)
+    return _simulate_and_store(seed, size, year, state, cache_dir)
 
 
-def start_state(seed: int, size: int, year: int) -> State:
+def start_state(seed: int, size: int, year: int, cache_dir: Path | None = None) -> State:
     """The state `year` starts from: the end of the previous year."""
     if year == DEMO_EPOCH.year:
         return _initial_state(build_universe(seed, size))
-    return end_state(seed, size, year - 1)
+    return end_state(seed, size, year - 1, cache_dir)
 
 
 @functools.lru_cache(maxsize=64)
-def end_state(seed: int, size: int, year: int) -> State:
+def end_state(seed: int, size: int, year: int, cache_dir: Path | None = None) -> State:
     """The state at the end of `year`: read from its cache file's small end-state arrays
     (not its matrices), else simulated from the previous year's end. A cold first request
     for a 2026 day thus walks the years one after the other, holding a few years of
     matrices (simulate_year's cache), not twenty."""
-    stored = _stored_end_state(seed, size, year)
-    return stored if stored is not None else simulate_year(seed, size, year).end
+    stored = _stored_end_state(seed, size, year, cache_dir)
+    return stored if stored is not None else simulate_year(seed, size, year, cache_dir).end
 
 
-def year_events(seed: int, size: int, year: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def year_events(
+    seed: int, size: int, year: int, cache_dir: Path | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The year's ex-dividend events (stock, day ordinal, factor), without its matrices."""
     names = ("event_stock", "event_day", "event_factor")
-    stored = demo_cache.load_arrays(_cache_path(seed, size, year), names)
+    stored = demo_cache.load_arrays(_cache_path(seed, size, year, cache_dir), names)
     if stored is None:
-        bars = simulate_year(seed, size, year)
+        bars = simulate_year(seed, size, year, cache_dir)
         return bars.event_stock, bars.event_day, bars.event_factor
     return stored["event_stock"], stored["event_day"], stored["event_factor"]
 
 
-def _cache_path(seed: int, size: int, year: int) -> Path:
+def _cache_path(seed: int, size: int, year: int, cache_dir: Path | None) -> Path | None:
     if year < DEMO_EPOCH.year:
         raise ValueError(f"the demo market starts in {DEMO_EPOCH.year}, not {year}")
+    if cache_dir is None:
+        return None
     calendar = [year_sessions(y) for y in range(DEMO_EPOCH.year, year + 1)]
-    return demo_cache.cache_path(seed, size, year, calendar)
+    return demo_cache.cache_path(cache_dir, seed, size, year, calendar)
 
 
-def _stored_end_state(seed: int, size: int, year: int) -> State | None:
+def _stored_end_state(seed: int, size: int, year: int, cache_dir: Path | None) -> State | None:
     names = [_END + f.name for f in dataclasses.fields(State)]
-    stored = demo_cache.load_arrays(_cache_path(seed, size, year), names)
+    stored = demo_cache.load_arrays(_cache_path(seed, size, year, cache_dir), names)
     return None if stored is None else _state(stored)
 
 
-def _simulate_and_store(seed: int, size: int, year: int, state: State) -> YearBars:
+def _simulate_and_store(
+    seed: int, size: int, year: int, state: State, cache_dir: Path | None
+) -> YearBars:
     bars = _simulate(seed, build_universe(seed, size), year_sessions(year), state)
-    demo_cache.store_arrays(_cache_path(seed, size, year), _to_arrays(bars))
+    demo_cache.store_arrays(_cache_path(seed, size, year, cache_dir), _to_arrays(bars))
     return bars
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from stockmonitor_assets import plugins, settings
 from stockmonitor_assets.sources.base import MarketDataSource
+from stockmonitor_assets.sources.files_layout import DEFAULT_LIMITS, FileLimits
 
 
 def build_source(
@@ -20,13 +21,16 @@ def build_source(
     demo_seed: int = settings.DEFAULT_DEMO_SEED,
     universe_size: int = settings.DEFAULT_UNIVERSE_SIZE,
     files_dir: str | Path | None = None,
+    files_limits: FileLimits = DEFAULT_LIMITS,
     cache_dir: str | Path | None = None,
+    demo_cache_dir: str | Path | None = None,
     api_key: str | None = None,
     username: str | None = None,
     password: str | None = None,
     base_url: str | None = None,
 ) -> MarketDataSource:
-    """The provider named `kind`; settings that do not apply to it are ignored.
+    """The provider named `kind`; settings that do not apply to it are ignored. `cache_dir`
+    is RQDatac's response cache, `demo_cache_dir` the demo's simulated years (None: none).
 
     Raises:
         ValueError: unknown kind, or `files` without a directory.
@@ -36,7 +40,11 @@ def build_source(
     if kind == "demo":
         from stockmonitor_assets.sources.demo import DemoMarket
 
-        return DemoMarket(seed=demo_seed, universe_size=universe_size)
+        return DemoMarket(
+            seed=demo_seed,
+            universe_size=universe_size,
+            cache_dir=Path(demo_cache_dir) if demo_cache_dir else None,
+        )
     if kind == "rqdatac":
         from stockmonitor_assets.sources.ricequant import Credentials, RiceQuantSource
 
@@ -47,7 +55,7 @@ def build_source(
 
         if not files_dir:
             raise ValueError(f"source 'files' needs a directory: set {settings.FILES_DIR}")
-        return FilesSource(Path(files_dir))
+        return FilesSource(Path(files_dir), files_limits)
     factory = plugins.source_factory(kind)
     if factory is not None:
         return _plugin_source(kind, factory)

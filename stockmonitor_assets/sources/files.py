@@ -39,12 +39,14 @@ from stockmonitor_assets.schemas import EX_FACTORS, FUNDAMENTALS, INSTRUMENTS, S
 from stockmonitor_assets.sources.base import DataNotAvailableError, MarketDataSource
 from stockmonitor_assets.sources.files_layout import (
     BARS_TABLE,
+    DEFAULT_LIMITS,
     EX_FACTORS_TABLE,
     FUNDAMENTALS_TABLE,
     INSTRUMENTS_TABLE,
     MARKET_CAPS_TABLE,
     TRADING_DAYS_TABLE,
     UNADJUSTED_FLAG,
+    FileLimits,
     Problem,
     SourceFileError,
     Table,
@@ -86,8 +88,8 @@ class FilesSource:
 
     name = "files"
 
-    def __init__(self, directory: Path):
-        self.directory = Path(directory)
+    def __init__(self, directory: Path, limits: FileLimits = DEFAULT_LIMITS):
+        self.directory, self.limits = Path(directory), limits
         if not self.directory.is_dir():
             raise SourceFileError(f"files source directory {self.directory} does not exist")
 
@@ -227,7 +229,7 @@ class FilesSource:
         if not found:
             missing = f"{self.directory / spec.name}.parquet (or .csv) is missing"
             return empty(spec), [Problem(str(self.directory), missing)] if required else []
-        frame, problems = read_table(found[0], spec)
+        frame, problems = read_table(found[0], spec, self.limits)
         problems += range_problems(frame, spec)
         if spec is not BARS_TABLE:
             problems += null_problems(frame, spec, spec.required, "empty value(s)")
@@ -247,7 +249,7 @@ class FilesSource:
             return frame
         parts = []
         for path in files:
-            frame, found = read_table(path, BARS_TABLE)
+            frame, found = read_table(path, BARS_TABLE, self.limits)
             parts.append(frame)
             problems.extend(found)
         return pl.concat(parts, how="vertical_relaxed")

@@ -14,6 +14,7 @@ leave the previous whole object readable (`stalled_cli` holds the write after ha
 
 import io
 import logging
+import os
 import signal
 
 import dagster as dg
@@ -24,6 +25,7 @@ from polars.testing import assert_frame_equal
 from stockmonitor_assets.database import PostgresResource
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.schemas import HEALTH_FOLDER, RUN_HEALTH
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets_tests.production.conftest import recent_sessions
@@ -99,11 +101,17 @@ def local_reference(tmp_path) -> dict[str, pl.DataFrame]:
 
     Frames, not bytes: objects are written by dagster-polars' writer, local files by the
     atomic one (other Parquet statistics options), so the footers differ."""
+    # As a code location with DATA_DIR on S3 has them: no qlib directory kept.
+    environ = {**os.environ, "DATA_DIR": str(tmp_path), "STOCKMONITOR_QLIB_DIR": "off"}
+    settings = Settings.from_env(environ)
     resources = {
-        "io_manager": PartitionedParquetIOManager(base_dir=str(tmp_path)),
+        "io_manager": PartitionedParquetIOManager(
+            base_dir=str(tmp_path), run_health=settings.run_health
+        ),
         "market_data": demo_market(),
         "database": PostgresResource(),
         "quality": QualityThresholds(),
+        "settings": settings,
     }
     tags = {
         "dagster/asset_partition_range_start": RANGE[0],

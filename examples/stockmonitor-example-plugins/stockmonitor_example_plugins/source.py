@@ -20,8 +20,12 @@ class CalmDemo:
 
     name = "calm_demo"
 
-    def __init__(self, universe_size: int, seed: int):
-        self.demo = DemoMarket(seed=seed, universe_size=universe_size)
+    def __init__(self, config: settings.Settings):
+        self.demo = DemoMarket(
+            seed=config.demo_seed,
+            universe_size=config.universe_size,
+            cache_dir=config.demo_cache_dir,
+        )
 
     def trading_days(self, start: dt.date, end: dt.date) -> list[dt.date]:
         return self.demo.trading_days(start, end)
@@ -44,8 +48,6 @@ class CalmDemo:
 
 
 def calm_demo() -> CalmDemo:
-    """What `stockmonitor.sources` calls: settings come from the operator's environment."""
-    return CalmDemo(
-        universe_size=settings.int_setting(settings.UNIVERSE_SIZE, settings.DEFAULT_UNIVERSE_SIZE),
-        seed=settings.int_setting(settings.DEMO_SEED, settings.DEFAULT_DEMO_SEED, 0),
-    )
+    """What `stockmonitor.sources` calls: settings come from the operator's environment,
+    parsed as stockmonitor parses them."""
+    return CalmDemo(settings.Settings.from_env())
