@@ -16,7 +16,8 @@ one of the project's two instances:
   dropped afterwards). DB_HOST also enables `scores_table` (stock_scores in that database),
   as in production.
 `operator=True` adds the settings an operator may export (never set by the package):
-DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true, and for Postgres
+DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true (what the repo-root `.env` gives a
+command run from the repo root; a workspace holds no `.env`), and for Postgres
 DAGSTER_EVENT_BATCH_SIZE=1000.
 """
 
@@ -135,7 +136,17 @@ class Workspace:
     script run, as a user's cache would be after the first run.
     """
 
-    def __init__(self, root: Path, name: str, stocks: int, kind: str, operator: bool):
+    def __init__(
+        self,
+        root: Path,
+        name: str,
+        stocks: int,
+        kind: str,
+        operator: bool,
+        checkout: Path | None = None,
+    ):
+        """`checkout`: another copy of the repo whose package (on PYTHONPATH) and dagster.yaml
+        this workspace runs, e.g. main beside a branch, with this venv's Dagster."""
         self.dir = root / name
         self.data = self.dir / "data"
         self.data.mkdir(parents=True)
@@ -149,8 +160,10 @@ class Workspace:
             "CACHE_DIR": str(root / "cache"),
             "LOG_DIR": str(self.dir / "logs"),
         }
+        if checkout is not None:
+            env["PYTHONPATH"] = str(checkout)
         if kind == "sqlite":
-            shutil.copy(REPO / "dagster.yaml", self.dir / "dagster.yaml")
+            shutil.copy((checkout or REPO) / "dagster.yaml", self.dir / "dagster.yaml")
             env |= OPERATOR_SETTINGS if operator else {}
         elif kind == "postgres":
             home = self.dir / "dagster_home"

@@ -88,9 +88,12 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> StoredPartitions:
-        asset = context.asset_key.to_user_string()
-        keys = list(context.asset_partition_keys)
-        return StoredPartitions(self.store, asset, keys, lambda f: probe.count_read(len(f)))
+        return self.stored(context.asset_key.to_user_string(), context.asset_partition_keys)
+
+    def stored(self, asset: str, keys) -> StoredPartitions:
+        """`keys` of `asset`, read on lookup: an input, or a `deps=` upstream that a step
+        reads itself (no "loaded input" event)."""
+        return StoredPartitions(self.store, asset, list(keys), lambda f: probe.count_read(len(f)))
 
 
 def _partition_items(asset: str, keys: list[str], obj: Any):

@@ -29,13 +29,27 @@ def font(size: int = 12):
     """(font, has CJK glyphs): the first CJK font found, else Pillow's own (Latin only)."""
     from PIL import ImageFont
 
+    face = _cjk_face()
+    if face is None:
+        return ImageFont.load_default(size), False
+    name, index = face
+    return ImageFont.truetype(name, size, index=index), True
+
+
+@cache
+def _cjk_face():
+    """(font, index) of the first CJK font found, or None (warned once): each size of
+    `font` would search the system font folders again, and warn again."""
+    from PIL import ImageFont
+
     for name, index in CJK_FONTS:
         try:
-            return ImageFont.truetype(name, size, index=index), True
+            ImageFont.truetype(name, 12, index=index)
+            return name, index
         except OSError:
             continue
     log.warning("no CJK font found (install fonts-noto-cjk); chart labels in English")
-    return ImageFont.load_default(size), False
+    return None
 
 
 def canvas(width: int, height: int):
