@@ -34,19 +34,20 @@ from stockmonitor_assets.thresholds import thresholds_from
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     """The Definitions `settings` configure (default: `Settings.from_env()`)."""
     settings = Settings.from_env() if settings is None else settings
-    saves_scores = settings.database_configured
-    modules = [market, indicators, scoring, qlib_export, report]
-    if saves_scores:
-        modules.append(database)
+    saves_scores, keeps_qlib = settings.database_configured, settings.qlib_dir is not None
+    modules = [market, indicators, scoring, report]
+    modules += [database] if saves_scores else []
+    modules += [qlib_export] if keeps_qlib else []
     assets = with_automation(
         with_column_schemas(dg.load_assets_from_modules(modules)), settings.sync_cron
     )
-    if not saves_scores:
-        assets.append(database.unconfigured_scores_table())
+    # What is not configured stays in the graph, not executable (never "materialized").
+    assets += [] if saves_scores else [database.unconfigured_scores_table()]
+    assets += [] if keeps_qlib else [qlib_export.unkept_qlib_provider()]
     return dg.Definitions(
         assets=[*assets, run_health_asset],
         asset_checks=[freshness.scores_on_time],
-        jobs=build_jobs(saves_scores),
+        jobs=build_jobs(saves_scores, keeps_qlib),
         sensors=[
             automation_sensor(),
             freshness.scores_freshness_sensor,

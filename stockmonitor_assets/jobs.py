@@ -13,8 +13,10 @@ SYNC_ASSETS = (*SOURCE_ASSETS, "completed_ohlcv")
 SYNC = dg.AssetSelection.assets(*SYNC_ASSETS)
 COMPLETION = dg.AssetSelection.assets("completed_ohlcv")
 INDICATORS = dg.AssetSelection.assets("technical_indicators", "fundamental_indicators")
-SCORING = dg.AssetSelection.assets("merged", "scores", "qlib_provider", "daily_report")
-SAVING = dg.AssetSelection.assets("scores_table")  # only where a database is configured
+SCORING = dg.AssetSelection.assets("merged", "scores", "daily_report")
+# Executable only where configured: a database (DB_HOST), a local qlib directory.
+SAVING = dg.AssetSelection.assets("scores_table")
+EXPORT = dg.AssetSelection.assets("qlib_provider")
 
 # (name, selection, description). Partitioning is inferred from the assets: every one is on
 # the trading-day partitions.
@@ -40,13 +42,13 @@ JOB_SPECS = (
 JOB_NAMES = [spec[0] for spec in JOB_SPECS]
 
 
-def build_jobs(saves_scores: bool) -> list:
-    """The five jobs; scoring saves to Postgres when a database is configured."""
+def build_jobs(saves_scores: bool, keeps_qlib: bool) -> list:
+    """The five jobs; scoring also saves to Postgres and to the qlib directory where they
+    are configured (a job may not select an asset that cannot run)."""
+    scoring = SCORING | (SAVING if saves_scores else SCORING) | (EXPORT if keeps_qlib else SCORING)
     return [
         dg.define_asset_job(
-            name,
-            selection=selection | SAVING if saves_scores and selection is SCORING else selection,
-            description=text,
+            name, selection=scoring if selection is SCORING else selection, description=text
         )
         for name, selection, text in JOB_SPECS
     ]

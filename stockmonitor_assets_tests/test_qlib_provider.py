@@ -306,3 +306,25 @@ def test_the_asset_is_skipped_visibly_when_no_local_directory_is_kept(run):
     assert {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()} == before
     assert Settings.from_env({"DATA_DIR": "s3://bucket/data"}).qlib_dir is None
     assert Settings.from_env({"DATA_DIR": "/srv/data"}).qlib_dir == "/srv/data/qlib"
+
+
+@pytest.mark.parametrize("environ", [{"STOCKMONITOR_QLIB_DIR": "off"}, {"DATA_DIR": "s3://b/d"}])
+def test_the_code_location_shows_an_unkept_directory_as_never_run(environ):
+    """Where no local directory is kept the asset stays in the graph but cannot run, so
+    "Materialize all", UI backfills and the scoring job leave it out (a run that wrote
+    nothing for it would end a backfill "completed with failures")."""
+    import dagster as dg
+
+    from stockmonitor_assets.definitions import build_defs
+
+    def scoring_job_and_node(variables):
+        defs = build_defs(Settings.from_env({**os.environ, **variables}))
+        job = defs.resolve_job_def("scoring_and_save_job")
+        node = defs.resolve_asset_graph().get(dg.AssetKey("qlib_provider"))
+        return {k.to_user_string() for k in job.asset_layer.selected_asset_keys}, node
+
+    selected, node = scoring_job_and_node(environ)
+    assert not node.is_executable and "Not kept" in node.description
+    assert "qlib_provider" not in selected and {"merged", "scores"} <= selected
+    selected, node = scoring_job_and_node({"STOCKMONITOR_QLIB_DIR": "/srv/qlib"})
+    assert node.is_executable and "qlib_provider" in selected

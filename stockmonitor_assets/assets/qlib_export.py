@@ -66,3 +66,20 @@ def qlib_provider(
             "feature_files_written": files,
         }
     )
+
+
+def unkept_qlib_provider() -> dg.AssetSpec:
+    """`qlib_provider` where no local directory is kept: in the graph, never materialized.
+
+    Not executable, so "Materialize all", backfills and jobs leave it out (a run that
+    materialized nothing for it would make a UI backfill end "completed with failures").
+    """
+    common = trading_day_asset("export", kinds=frozenset({"qlib"}))
+    return dg.AssetSpec(
+        "qlib_provider",
+        deps=DEPS,
+        description=f"Not kept: {NOT_KEPT}.",
+        partitions_def=common["partitions_def"],
+        group_name=common["group_name"],
+        kinds=common["kinds"],
+    )
