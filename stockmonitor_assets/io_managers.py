@@ -13,6 +13,7 @@ needs a private helper (`is_dict_type`) to tell a dict annotation apart. The lay
 same, so files written by either read back with either.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -60,9 +61,12 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> StoredPartitions:
-        asset = context.asset_key.to_user_string()
-        keys = list(context.asset_partition_keys)
-        return StoredPartitions(self.store, asset, keys, lambda f: probe.count_read(len(f)))
+        return self.stored(context.asset_key.to_user_string(), context.asset_partition_keys)
+
+    def stored(self, asset: str, keys: Sequence[str]) -> StoredPartitions:
+        """`asset`'s partitions `keys`, read on lookup (their rows counted for run health):
+        what an input loads, and what a step builds itself for a dep (`upstream`)."""
+        return StoredPartitions(self.store, asset, list(keys), lambda f: probe.count_read(len(f)))
 
 
 def _partition_items(asset: str, keys: list[str], obj: Any):

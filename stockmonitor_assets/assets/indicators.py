@@ -9,11 +9,11 @@ import polars as pl
 from stockmonitor_assets import settings
 from stockmonitor_assets.assets.partitions import (
     DayStream,
-    Partitions,
     partition_days,
     split_by_day,
     stack_days,
     trading_day_asset,
+    upstream,
 )
 from stockmonitor_assets.assets.rules import SOURCE_RATIOS_CHECK, check_spec, record_thresholds
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
@@ -70,12 +70,18 @@ def technical_indicators(
     yield dg.Output(DayStream(context, days, compute, summary=summary))
 
 
-@dg.asset(**COMMON, check_specs=[check_spec("fundamental_indicators", SOURCE_RATIOS_CHECK)])
+@dg.asset(
+    **COMMON,
+    deps=["fundamentals"],
+    check_specs=[check_spec("fundamental_indicators", SOURCE_RATIOS_CHECK)],
+)
 def fundamental_indicators(
-    context: dg.AssetExecutionContext, quality: QualityThresholds, fundamentals: Partitions
+    context: dg.AssetExecutionContext,
+    quality: QualityThresholds,
+    io_manager: dg.ResourceParam[PartitionedParquetIOManager],
 ):
     """PE TTM, PB, ROE TTM and their inverses EP, BP, point in time."""
-    days = partition_days(context)
+    days, fundamentals = partition_days(context), upstream(context, io_manager, "fundamentals")
 
     def compute(chunk: list[dt.date]) -> dict[str, pl.DataFrame]:
         inputs = stack_days(fundamentals, chunk, FUNDAMENTALS.empty())

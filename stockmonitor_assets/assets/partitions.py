@@ -69,6 +69,15 @@ def trading_day_asset(
     )
 
 
+def upstream(context: dg.AssetExecutionContext, io_manager, asset: str) -> StoredPartitions:
+    """The partitions of `asset` (a dep) on this run's days, read on lookup.
+
+    Upstream assets are deps, not inputs: the step reads them from the store itself, so an
+    input would only add two events per step and run (loaded input, got input); the
+    lineage, the graph and the order of steps are the same."""
+    return io_manager.stored(asset, context.partition_keys)
+
+
 def chunks(days: Sequence[dt.date], size: int | None = None) -> Iterator[list[dt.date]]:
     """`days` in consecutive runs of at most `size` (STOCKMONITOR_CHUNK_DAYS) days."""
     size = size or settings.chunk_days()
