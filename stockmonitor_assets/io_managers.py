@@ -15,7 +15,7 @@ same, so files written by either read back with either.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dagster as dg
@@ -90,9 +90,9 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> StoredPartitions:
         return self.stored(context.asset_key.to_user_string(), context.asset_partition_keys)
 
-    def stored(self, asset: str, keys) -> StoredPartitions:
-        """`keys` of `asset`, read on lookup: an input, or a `deps=` upstream that a step
-        reads itself (no "loaded input" event)."""
+    def stored(self, asset: str, keys: Sequence[str]) -> StoredPartitions:
+        """`asset`'s partitions `keys`, read on lookup (their rows counted for run health):
+        what an input loads, and what a step builds itself for a dep (`upstream`)."""
         return StoredPartitions(self.store, asset, list(keys), lambda f: probe.count_read(len(f)))
 
 

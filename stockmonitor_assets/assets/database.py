@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from stockmonitor_assets.assets.partitions import Partitions, trading_day_asset
+from stockmonitor_assets.assets.partitions import trading_day_asset, upstream
 from stockmonitor_assets.database import SCORES_TABLE, PostgresResource, ensure_table, replace_day
+from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.trading_calendar import partition_date
 
 SKIPPED = "no database configured"
@@ -18,10 +19,16 @@ DESCRIPTION = (
 # so records nothing. The code location without DB_HOST shows `unconfigured_scores_table`.
 @dg.asset(
     **trading_day_asset("scoring", kinds=frozenset({"postgres"})),
+    deps=["scores"],
     output_required=False,
     description=DESCRIPTION,
 )
-def scores_table(context: dg.AssetExecutionContext, database: PostgresResource, scores: Partitions):
+def scores_table(
+    context: dg.AssetExecutionContext,
+    database: PostgresResource,
+    io_manager: dg.ResourceParam[PartitionedParquetIOManager],
+):
+    scores = upstream(context, io_manager, "scores")
     if not database.is_configured:
         context.log.info(f"scores_table skipped: {SKIPPED} (set DB_HOST to save scores)")
         return

@@ -8,10 +8,10 @@ import polars as pl
 
 from stockmonitor_assets.assets.partitions import (
     DayStream,
-    Partitions,
     by_day,
     partition_days,
     trading_day_asset,
+    upstream,
 )
 from stockmonitor_assets.assets.rules import SOURCE_RATIOS_CHECK, check_spec, record_thresholds
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
@@ -72,12 +72,18 @@ def technical_indicators(
     yield dg.Output(DayStream(context, days, compute, summary=summary))
 
 
-@dg.asset(**COMMON, check_specs=[check_spec("fundamental_indicators", SOURCE_RATIOS_CHECK)])
+@dg.asset(
+    **COMMON,
+    deps=["fundamentals"],
+    check_specs=[check_spec("fundamental_indicators", SOURCE_RATIOS_CHECK)],
+)
 def fundamental_indicators(
-    context: dg.AssetExecutionContext, quality: QualityThresholds, fundamentals: Partitions
+    context: dg.AssetExecutionContext,
+    quality: QualityThresholds,
+    io_manager: dg.ResourceParam[PartitionedParquetIOManager],
 ):
     """PE TTM, PB, ROE TTM and their inverses EP, BP, point in time."""
-    days = partition_days(context)
+    days, fundamentals = partition_days(context), upstream(context, io_manager, "fundamentals")
 
     def compute(chunk: list[dt.date]) -> pl.DataFrame:
         return fundamental.compute_fundamental_indicators(fundamentals.stack(chunk))

@@ -9,10 +9,10 @@ from pydantic import field_validator
 
 from stockmonitor_assets.assets.partitions import (
     DayStream,
-    Partitions,
     by_day,
     partition_days,
     trading_day_asset,
+    upstream,
 )
 from stockmonitor_assets.assets.rules import COMPLETION_CHECK, check_spec, record_thresholds
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
@@ -69,16 +69,16 @@ def instruments(
     yield dg.Output(DayStream(context, days, compute))
 
 
-@dg.asset(**COMMON)
+@dg.asset(**COMMON, deps=["instruments"])
 def raw_ohlcv(
     context: dg.AssetExecutionContext,
     config: UniverseConfig,
     market_data: MarketDataResource,
     io_manager: dg.ResourceParam[PartitionedParquetIOManager],
-    instruments: Partitions,
 ):
     """Unadjusted daily bars exactly as the source returned them, with the ex-dividend factor."""
     source, days = market_data.client(), partition_days(context)
+    instruments = upstream(context, io_manager, "instruments")
     subset = Subset.of(context, config, io_manager.store, days)
 
     def compute(chunk: list[dt.date]) -> pl.DataFrame:
@@ -96,15 +96,17 @@ def raw_ohlcv(
     yield dg.Output(DayStream(context, days, compute))
 
 
-@dg.asset(**COMMON, check_specs=[check_spec("completed_ohlcv", COMPLETION_CHECK)])
+@dg.asset(
+    **COMMON,
+    deps=["instruments", "raw_ohlcv"],
+    check_specs=[check_spec("completed_ohlcv", COMPLETION_CHECK)],
+)
 def completed_ohlcv(
     context: dg.AssetExecutionContext,
     config: UniverseConfig,
     market_data: MarketDataResource,
     io_manager: dg.ResourceParam[PartitionedParquetIOManager],
     quality: QualityThresholds,
-    instruments: Partitions,
-    raw_ohlcv: Partitions,
 ):
     """One row per listed stock and day: suspended and missing bars carry the last close.
 
@@ -113,6 +115,8 @@ def completed_ohlcv(
     Dagster's backfill daemon split a UI backfill into one run per wave).
     """
     source, days = market_data.client(), partition_days(context)
+    instruments = upstream(context, io_manager, "instruments")
+    raw_ohlcv = upstream(context, io_manager, "raw_ohlcv")
     subset = Subset.of(context, config, io_manager.store, days)
     state = {"last_known": _carry_state(io_manager.store, days[0])}
 
@@ -138,16 +142,16 @@ def completed_ohlcv(
     yield from stream.check_results([COMPLETION_CHECK], quality)
 
 
-@dg.asset(**COMMON)
+@dg.asset(**COMMON, deps=["instruments"])
 def fundamentals(
     context: dg.AssetExecutionContext,
     config: UniverseConfig,
     market_data: MarketDataResource,
     io_manager: dg.ResourceParam[PartitionedParquetIOManager],
-    instruments: Partitions,
 ):
     """Point-in-time fundamentals: only reports announced on or before the day."""
     source, days = market_data.client(), partition_days(context)
+    instruments = upstream(context, io_manager, "instruments")
     subset = Subset.of(context, config, io_manager.store, days)
 
     def compute(chunk: list[dt.date]) -> pl.DataFrame:

@@ -1,8 +1,8 @@
 """Partition plumbing shared by the assets: the days of a run, and how a range streams.
 
 A step covers one day or a whole single-run range (a 20-year backfill included). Its
-upstream partitions arrive as `StoredPartitions` (read from the store on lookup, a chunk of
-days `stack`ed into one typed frame), and its own partitions leave as a `DayStream`: one
+upstream assets are `deps`, and `upstream()` gives their partitions as `StoredPartitions`
+(read from the store on lookup, a chunk of days `stack`ed into one typed frame), and its own partitions leave as a `DayStream`: one
 frame computed per chunk (`chunk_days` of the IO manager), split by day and written while
 the stream is consumed, so a step holds at most one chunk (plus what the chunk's
 computation needs, e.g. the indicator window) at a time. Each day is conformed once, by
@@ -30,8 +30,6 @@ from stockmonitor_assets.trading_calendar import (
     trading_day_partitions,
 )
 
-# What a step receives for an upstream asset (annotation of every partitioned input).
-Partitions = StoredPartitions
 # A day's frame -> a verdict of one rule on that day.
 Judge = Callable[[str, pl.DataFrame], Outcome]
 # A project logger: progress reaches the run's event log and $LOG_DIR/stockmonitor.log.
@@ -69,6 +67,15 @@ def trading_day_asset(
         kinds=set(kinds),
         pool=SOURCE_POOL if calls_source else None,
     )
+
+
+def upstream(context: dg.AssetExecutionContext, io_manager, asset: str) -> StoredPartitions:
+    """The partitions of `asset` (a dep) on this run's days, read on lookup.
+
+    Upstream assets are deps, not inputs: the step reads them from the store itself, so an
+    input would only add two events per step and run (loaded input, got input); the
+    lineage, the graph and the order of steps are the same."""
+    return io_manager.stored(asset, context.partition_keys)
 
 
 def chunks(days: Sequence[dt.date], size: int) -> Iterator[list[dt.date]]:

@@ -6,7 +6,12 @@ Named `qlib_export`, not `qlib`: `dagster dev -f` puts this folder on `sys.path`
 
 import dagster as dg
 
-from stockmonitor_assets.assets.partitions import chunks, partition_days, trading_day_asset
+from stockmonitor_assets.assets.partitions import (
+    chunks,
+    partition_days,
+    trading_day_asset,
+    upstream,
+)
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.qlib_store import QlibProvider, QlibProviderError, check_location
 from stockmonitor_assets.settings import Settings
@@ -43,7 +48,7 @@ def qlib_provider(
     days = partition_days(context)
     sessions = sessions_through(days[-1])
     provider, files = QlibProvider(location), 0
-    merged, scores = (io_manager.stored(name, context.partition_keys) for name in DEPS)
+    merged, scores = (upstream(context, io_manager, name) for name in DEPS)
     try:
         check_location(location)
         with provider.locked():

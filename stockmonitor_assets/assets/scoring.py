@@ -8,11 +8,12 @@ from pydantic import field_validator
 
 from stockmonitor_assets.assets.partitions import (
     DayStream,
-    Partitions,
     partition_days,
     trading_day_asset,
+    upstream,
 )
 from stockmonitor_assets.assets.rules import WITHHELD_CHECK, check_spec, record_thresholds
+from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.quality import check_withheld
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets.trading_calendar import sessions_through
@@ -35,15 +36,20 @@ class ScoringConfig(dg.Config):
         return weights
 
 
-@dg.asset(**COMMON, check_specs=[check_spec("merged", WITHHELD_CHECK)])
+MERGED_FROM = (
+    "completed_ohlcv",
+    "instruments",
+    "fundamentals",
+    "technical_indicators",
+    "fundamental_indicators",
+)
+
+
+@dg.asset(**COMMON, deps=list(MERGED_FROM), check_specs=[check_spec("merged", WITHHELD_CHECK)])
 def merged(
     context: dg.AssetExecutionContext,
     quality: QualityThresholds,
-    completed_ohlcv: Partitions,
-    instruments: Partitions,
-    fundamentals: Partitions,
-    technical_indicators: Partitions,
-    fundamental_indicators: Partitions,
+    io_manager: dg.ResourceParam[PartitionedParquetIOManager],
 ):
     """The day's universe with bars, attributes, fundamentals and every indicator.
 
@@ -52,6 +58,9 @@ def merged(
     """
     days = partition_days(context)
     calendar = sessions_through(days[-1])
+    completed_ohlcv, instruments, fundamentals, technical_indicators, fundamental_indicators = (
+        upstream(context, io_manager, asset) for asset in MERGED_FROM
+    )
 
     def compute(chunk: list[dt.date]) -> pl.DataFrame:
         return merge_daily(
@@ -76,10 +85,14 @@ def merged(
     yield from results
 
 
-@dg.asset(**COMMON)
-def scores(context: dg.AssetExecutionContext, config: ScoringConfig, merged: Partitions):
+@dg.asset(**COMMON, deps=["merged"])
+def scores(
+    context: dg.AssetExecutionContext,
+    config: ScoringConfig,
+    io_manager: dg.ResourceParam[PartitionedParquetIOManager],
+):
     """Per stock and day: eligibility, factor z-scores, composite score, rank and level."""
-    days = partition_days(context)
+    days, merged = partition_days(context), upstream(context, io_manager, "merged")
     weights = scoring.validate_weights(config.weights)
 
     def compute(chunk: list[dt.date]) -> pl.DataFrame:
