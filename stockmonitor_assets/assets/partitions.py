@@ -1,13 +1,13 @@
 """Partition plumbing shared by the assets: the days of a run, and how a range streams.
 
 A step covers one day or a whole single-run range (a 20-year backfill included). Its
-upstream assets are `deps`, and `upstream()` gives their partitions as `StoredPartitions`
-(read from the store on lookup, a chunk of days `stack`ed into one typed frame), and its own partitions leave as a `DayStream`: one
-frame computed per chunk (`chunk_days` of the IO manager), split by day and written while
-the stream is consumed, so a step holds at most one chunk (plus what the chunk's
-computation needs, e.g. the indicator window) at a time. Each day is conformed once, by
-the write; its metadata, the progress lines and the inputs of the step's checks are taken
-from the frames written.
+upstream assets are `deps`; `upstream()` gives their partitions as `StoredPartitions`
+(read from the store on lookup, a chunk of days `stack`ed into one typed frame). Its own
+partitions leave as a `DayStream`: one frame computed per chunk (the IO manager's
+`chunk_days`), split by day and written while the stream is consumed, so a step holds at
+most one chunk (plus what the chunk's computation needs, e.g. the indicator window) at a
+time. Each day is conformed once, by the write; its metadata, the progress lines and the
+inputs of the step's checks are taken from the frames written.
 """
 
 import datetime as dt
