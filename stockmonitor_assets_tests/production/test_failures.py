@@ -18,7 +18,7 @@ import pytest
 
 from stockmonitor_assets.alerts import ALERTS_FILE
 from stockmonitor_assets.assets.freshness import last_deadline
-from stockmonitor_assets.settings import DEFAULT_SCORES_DUE, time_setting
+from stockmonitor_assets.settings import Settings
 from stockmonitor_assets.trading_calendar import partition_key, shanghai_now
 from stockmonitor_assets_tests.production.conftest import deployed, recent_sessions
 
@@ -110,7 +110,7 @@ def test_the_failed_sync_and_its_retries_are_failed_runs_of_one_group(broken):
 
 def test_freshness_check_is_red_when_the_due_scores_are_missing(broken):
     deployment = broken[0]
-    due = time_setting("STOCKMONITOR_SCORES_DUE", DEFAULT_SCORES_DUE)
+    due = Settings.from_env().scores_due_time
     expected = partition_key(last_deadline(shanghai_now(), due)[1])
     with deployment.instance() as instance:
         evaluation = deployment.wait_until(
