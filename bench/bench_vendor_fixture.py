@@ -23,7 +23,7 @@ from benchlib import median, print_machine
 from stockmonitor_assets.assets import indicators, market, scoring
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.resources import MarketDataResource
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets.trading_calendar import partition_key
 

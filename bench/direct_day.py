@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from stockmonitor_assets import settings
+from stockmonitor_assets import settings_resource
 from stockmonitor_assets.schemas import COMPLETED_OHLCV
 from stockmonitor_assets.sources.factory import build_source
 from stockmonitor_assets.storage import PartitionStore
@@ -35,7 +35,7 @@ from stockmonitor_assets.transforms import (
     technical,
 )
 
-CONFIG = settings.Settings.from_env()
+CONFIG = settings_resource.Settings.from_env()
 WINDOW = CONFIG.lookback_days
 
 

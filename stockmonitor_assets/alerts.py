@@ -16,7 +16,8 @@ from pathlib import Path
 import dagster as dg
 
 from stockmonitor_assets.errors import user_error
-from stockmonitor_assets.settings import ALERT_WEBHOOK, Settings
+from stockmonitor_assets.settings import ALERT_WEBHOOK
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.webhook import WebhookError, post_webhook
 
 ALERTS_FILE = "alerts.jsonl"

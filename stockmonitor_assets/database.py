@@ -28,7 +28,7 @@ from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import cursor as Cursor
 from pydantic import field_validator
 
-from stockmonitor_assets import settings
+from stockmonitor_assets import settings, settings_resource
 
 SCORES_TABLE = "stock_scores"
 KEY = ("trade_date", "order_book_id")
@@ -61,8 +61,8 @@ class DatabaseTimeoutError(RuntimeError):
 class Timeouts:
     """Per-transaction limits (seconds): waiting for a lock, and running one statement."""
 
-    lock_s: float = settings.default("db_lock_timeout_s")
-    statement_s: float = settings.default("db_statement_timeout_s")
+    lock_s: float = settings_resource.default("db_lock_timeout_s")
+    statement_s: float = settings_resource.default("db_statement_timeout_s")
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -74,9 +74,9 @@ class PostgresResource(dg.ConfigurableResource):
     """
 
     host: str | None = None
-    port: int = settings.default("db_port")
-    database: str = settings.default("db_name")
-    user: str = settings.default("db_user")
+    port: int = settings_resource.default("db_port")
+    database: str = settings_resource.default("db_name")
+    user: str = settings_resource.default("db_user")
     password: str | None = None
     connect_timeout_s: int = 10
     sslmode: str | None = None
@@ -121,7 +121,7 @@ class PostgresResource(dg.ConfigurableResource):
             conn.close()
 
 
-def postgres_from(config: settings.Settings) -> PostgresResource:
+def postgres_from(config: settings_resource.Settings) -> PostgresResource:
     """The resource as the settings describe it (DB_SCORES_USER/DB_SCORES_PASSWORD, when set,
     instead of DB_USER/DB_PASSWORD); the password stays an `EnvVar` (hidden in the UI)."""
     if not config.database_configured:

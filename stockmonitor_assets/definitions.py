@@ -1,6 +1,6 @@
 """The code location: every asset, check, job, sensor and resource of stockmonitor.
 
-Built by `build_defs(settings)` from one `settings.Settings` (by default the environment's,
+Built by `build_defs(settings)` from one `settings_resource.Settings` (by default the environment's,
 parsed once here: a bad variable fails the load with every bad one named), so the CLI and
 tests can rebuild it; `dagster dev` and the daemon load `defs`. Resources are built from
 the settings' fields, and assets and sensors that need a value mid-run receive them as
@@ -27,7 +27,7 @@ from stockmonitor_assets.health.sensor import run_health_asset, run_health_senso
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.jobs import build_jobs
 from stockmonitor_assets.resources import fixed_by_environment, market_data_from
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.thresholds import thresholds_from
 
 

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from stockmonitor_assets import alerts, run_request
 from stockmonitor_assets.resources import as_a_run_reads_it, market_data_from
 from stockmonitor_assets.run_request import RunRequestError
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 
 REFUSED_TAG = "stockmonitor/refused"
 

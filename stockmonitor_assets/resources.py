@@ -1,4 +1,4 @@
-"""Dagster resources: the market-data source, built from `settings.Settings` only."""
+"""Dagster resources: the market-data source, built from `settings_resource.Settings` only."""
 
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 import dagster as dg
 from pydantic import PrivateAttr
 
-from stockmonitor_assets import settings
+from stockmonitor_assets import settings, settings_resource
 from stockmonitor_assets.sources.base import MarketDataSource
 from stockmonitor_assets.sources.retry import RetryingSource
 
@@ -55,7 +55,7 @@ class MarketDataResource(dg.ConfigurableResource):
         return self._client
 
 
-def market_data_from(config: settings.Settings) -> MarketDataResource:
+def market_data_from(config: settings_resource.Settings) -> MarketDataResource:
     """The resource as the settings describe it; secrets stay `EnvVar`s (hidden in the UI)."""
     return MarketDataResource(
         source=config.source,
@@ -70,7 +70,7 @@ def market_data_from(config: settings.Settings) -> MarketDataResource:
     )
 
 
-def rqdatac_login(config: settings.Settings) -> dict[str, Any]:
+def rqdatac_login(config: settings_resource.Settings) -> dict[str, Any]:
     """RQDatac's server and the secrets that are set, as `EnvVar`s (runs and validate)."""
     secrets = {
         field: dg.EnvVar(var)

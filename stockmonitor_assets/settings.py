@@ -1,6 +1,6 @@
 """Every environment variable the project reads, as one typed object: `Settings`
-(settings_resource.py, reached as `settings.Settings`: a Dagster resource, imported on first
-use so that modules needing only the names and parsers here import no Dagster).
+(settings_resource.py: a Dagster resource, in its own module so that the modules needing
+only the names and parsers here, such as schemas, sources and webhook, import no Dagster).
 
 Each variable has its type, bounds and default stated once, in `Settings`. `Settings.from_env()`
 parses all of them and raises one `SettingsError` naming every bad variable and its value.
@@ -110,17 +110,6 @@ class SettingsError(ValueError):
         self.variables = list(problems)  # the bad variables, in field order
         self.problems = list(problems.values())
         super().__init__("; ".join(self.problems))
-
-
-def __getattr__(name: str) -> object:
-    """`Settings`, a Dagster resource, and what is derived from it, imported on first use:
-    the modules that need only the names and parsers here (schemas, sources, webhook)
-    import no Dagster."""
-    if name in ("Settings", "VARIABLES", "default"):
-        from stockmonitor_assets import settings_resource
-
-        return getattr(settings_resource, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- parsers, shared by `Settings` and the import-time uses ------------------------------

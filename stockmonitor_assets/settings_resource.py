@@ -1,7 +1,7 @@
 """`Settings`, the one typed object of every setting (settings.py says why and how).
 
 Its own module because it is a Dagster resource: `settings` itself (names and parsers)
-stays free of Dagster for the modules that import no Dagster; `settings.Settings` is this.
+stays free of Dagster for the modules that import no Dagster.
 """
 
 import datetime as dt

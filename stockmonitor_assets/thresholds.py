@@ -1,6 +1,6 @@
 """The data-quality thresholds, as one typed resource: visible in the UI, set once.
 
-Built from `settings.Settings` when the code location loads (`thresholds_from`), shown on
+Built from `settings_resource.Settings` when the code location loads (`thresholds_from`), shown on
 the UI's resource page, and overridable per run in run config
 (`resources: {quality: {config: {min_bar_coverage: 0.8}}}`). Every rule reads its
 threshold from here, at one moment: never the environment at import or mid-run.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field
 
-from stockmonitor_assets import settings
+from stockmonitor_assets import settings, settings_resource
 from stockmonitor_assets.quality import FLOAT_TOLERANCE
 
 # The thresholds set by the environment (float_tolerance is not).
@@ -49,22 +49,22 @@ class Departure:
 
 class QualityThresholds(dg.ConfigurableResource):
     """Thresholds of the data-quality rules and checks (docs/data-rules.md); types, bounds
-    and defaults are those of `settings.Settings`."""
+    and defaults are those of `settings_resource.Settings`."""
 
     min_bar_coverage: settings.Share = Field(
-        default=settings.default("min_bar_coverage"),
+        default=settings_resource.default("min_bar_coverage"),
         description="a day whose source delivered bars for fewer listed stocks is withheld",
     )
     max_filled_share: settings.Share = Field(
-        default=settings.default("max_filled_share"),
+        default=settings_resource.default("max_filled_share"),
         description="the completion check fails above this share of filled rows",
     )
     max_gap_days: settings.GapDays = Field(
-        default=settings.default("max_gap_days"),
+        default=settings_resource.default("max_gap_days"),
         description="the completion check fails when a close is carried longer (trading days)",
     )
     ratio_tolerance: settings.Share = Field(
-        default=settings.default("ratio_tolerance"),
+        default=settings_resource.default("ratio_tolerance"),
         description="relative gap allowed between our PE/PB and the source's own",
     )
     float_tolerance: float = Field(
@@ -88,6 +88,6 @@ class QualityThresholds(dg.ConfigurableResource):
         ]
 
 
-def thresholds_from(config: settings.Settings) -> QualityThresholds:
+def thresholds_from(config: settings_resource.Settings) -> QualityThresholds:
     """The thresholds the settings give (STOCKMONITOR_MIN_BAR_COVERAGE, ...)."""
     return QualityThresholds(**{name: getattr(config, name) for name in THRESHOLD_SETTINGS})

@@ -15,7 +15,8 @@ import pytest
 from stockmonitor_assets.assets import market
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.resources import MarketDataResource
-from stockmonitor_assets.settings import DEFAULT_CHUNK_DAYS, Settings
+from stockmonitor_assets.settings import DEFAULT_CHUNK_DAYS
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.thresholds import QualityThresholds
 
 # Tests (and the subprocesses they start) keep the demo market's year cache out of $HOME. One
@@ -24,7 +25,7 @@ from stockmonitor_assets.thresholds import QualityThresholds
 _OWN_CACHE_DIR = None
 if "CACHE_DIR" not in os.environ:
     _OWN_CACHE_DIR = os.environ["CACHE_DIR"] = tempfile.mkdtemp(prefix="stockmonitor-test-cache-")
-# The demo source is given its cache directory (settings.Settings.demo_cache_dir); tests that
+# The demo source is given its cache directory (Settings.demo_cache_dir); tests that
 # build one themselves pass this one.
 DEMO_CACHE = Settings.from_env().demo_cache_dir
 # Run health writes a Parquet record per run under DATA_DIR/_health; tests comparing every

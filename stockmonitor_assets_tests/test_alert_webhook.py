@@ -15,7 +15,8 @@ import dagster as dg
 import pytest
 
 from stockmonitor_assets import alerts
-from stockmonitor_assets.settings import Settings, SettingsError
+from stockmonitor_assets.settings import SettingsError
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.webhook import WebhookError, check_webhook_url, post_webhook
 
 RECORD = {"event": "run_failure", "job": "daily_full_pipeline_job", "run_id": "r1"}

@@ -30,7 +30,7 @@ from stockmonitor_assets.database import (
     replace_day,
     transaction,
 )
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets_tests.conftest import postgres_admin
 
 pytestmark = pytest.mark.postgres

@@ -17,7 +17,7 @@ import pytest
 
 from stockmonitor_assets import trading_calendar as tc
 from stockmonitor_assets.schemas import EX_FACTORS, FUNDAMENTALS, INSTRUMENTS, SOURCE_BARS
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.sources.base import DataNotAvailableError, MarketDataSource
 from stockmonitor_assets.sources.demo import DEMO_EPOCH, DemoMarket, clear_caches
 from stockmonitor_assets_tests.conftest import DEMO_CACHE

@@ -6,9 +6,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from stockmonitor_assets import settings
+from stockmonitor_assets import settings, settings_resource
 from stockmonitor_assets.schemas import SOURCE_BARS
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.sources.base import DataNotAvailableError
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.sources.files import FilesSource, SourceFileError, export_to_files
@@ -216,8 +216,8 @@ def test_a_csv_file_over_the_size_limit_is_refused_by_name(tmp_path):
 
 def test_file_limits_have_documented_defaults_and_reject_nonsense(tmp_path):
     docs = (Path(__file__).resolve().parents[1] / "docs" / "files-source.md").read_text()
-    assert f"`{settings.FILES_MAX_ROWS}` | {settings.default('files_max_rows'):,}" in docs
-    assert f"`{settings.FILES_MAX_MB}` | {settings.default('files_max_mb'):,}" in docs
+    assert f"`{settings.FILES_MAX_ROWS}` | {settings_resource.default('files_max_rows'):,}" in docs
+    assert f"`{settings.FILES_MAX_MB}` | {settings_resource.default('files_max_mb'):,}" in docs
     minimal_market(tmp_path)
     with pytest.raises(ValueError, match="STOCKMONITOR_FILES_MAX_ROWS='lots' is not an integer"):
         limited(tmp_path, STOCKMONITOR_FILES_MAX_ROWS="lots")

@@ -18,7 +18,7 @@ import pytest
 
 from stockmonitor_assets import alerts
 from stockmonitor_assets.assets import freshness, scoring
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets_tests.clean_run import ASSETS, DAY, clean_run, copy_without
 
 REPO = Path(__file__).resolve().parents[1]

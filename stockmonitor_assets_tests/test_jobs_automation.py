@@ -16,7 +16,7 @@ from stockmonitor_assets.assets.partitions import SOURCE_POOL
 from stockmonitor_assets.automation import SENSOR_NAME, sync_target, with_automation
 from stockmonitor_assets.definitions import build_defs, defs
 from stockmonitor_assets.jobs import JOB_NAMES, SOURCE_ASSETS
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.trading_calendar import trading_day_partitions
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -23,7 +23,7 @@ import pytest
 
 from stockmonitor_assets import trading_calendar as tc
 from stockmonitor_assets.qlib_store import QlibProvider, QlibProviderError, check_location
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.transforms.qlib_fields import SCORE_FIELDS
 from stockmonitor_assets_tests import qlib_market as qm
 

@@ -13,7 +13,7 @@ from stockmonitor_assets.database import PostgresResource
 from stockmonitor_assets.definitions import build_defs
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.resources import MarketDataResource, fixed_by_environment
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 
 ATTACKS = {
     "database": {"host": "attacker.example", "password": {"env": "DB_PASSWORD"}},

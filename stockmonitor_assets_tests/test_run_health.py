@@ -16,7 +16,7 @@ from stockmonitor_assets.database import PostgresResource
 from stockmonitor_assets.health import store
 from stockmonitor_assets.health.sensor import RUN_HEALTH, run_health_sensor
 from stockmonitor_assets.health.table import RUN_ROW, run_summary
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.storage import PACKAGE_DIR, PartitionStore
 from stockmonitor_assets_tests.conftest import DEMO_CACHE, MARKET_ASSETS, Pipeline

@@ -16,7 +16,7 @@ from stockmonitor_assets.resources import (
     fixed_by_environment,
     market_data_from,
 )
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.sources import ricequant
 
 PADDED_SECRET = " pa55 word\t"

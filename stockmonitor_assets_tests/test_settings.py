@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from stockmonitor_assets import settings
+from stockmonitor_assets import settings_resource
 from stockmonitor_assets.cli.main import main
 from stockmonitor_assets.definitions import build_defs
-from stockmonitor_assets.settings import Settings, SettingsError
+from stockmonitor_assets.settings import SettingsError
+from stockmonitor_assets.settings_resource import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "stockmonitor_assets"
@@ -30,7 +31,7 @@ def test_defaults_are_those_documented_and_every_variable_is_in_the_readme():
     assert config.cache_dir == Path("data/.cache") and config.qlib_dir == "data/qlib"
     assert not config.database_configured and config.run_health
     readme = (ROOT / "README.md").read_text()
-    assert [var for var in settings.VARIABLES.values() if f"`{var}`" not in readme] == [
+    assert [var for var in settings_resource.VARIABLES.values() if f"`{var}`" not in readme] == [
         "XDG_CACHE_HOME",  # the user's cache directory, a standard, not ours to document
         "DAGSTER_HOME",  # Dagster's own (docs/cli.md, docs/production.md)
     ]

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from stockmonitor_assets.assets import freshness
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.sources.demo import DemoMarket
 from stockmonitor_assets.sources.files import FilesSource, export_to_files
 from stockmonitor_assets_tests.conftest import DEMO_CACHE, inject

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from stockmonitor_assets.resources import MarketDataResource
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.trading_calendar import (
     TIMEZONE,
     partition_key,

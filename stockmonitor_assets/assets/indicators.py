@@ -19,7 +19,7 @@ from stockmonitor_assets.plugins import PluginError
 from stockmonitor_assets.quality import Outcome, check_source_ratios
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.schemas import CUSTOM_FACTORS
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.sources.base import MarketDataSource
 from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets.thresholds import QualityThresholds

@@ -14,7 +14,7 @@ from stockmonitor_assets.assets.partitions import (
 )
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.qlib_store import QlibProvider, QlibProviderError, check_location
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.trading_calendar import sessions_through
 from stockmonitor_assets.transforms import qlib_fields
 

@@ -1,7 +1,7 @@
 """`stockmonitor validate`: every configuration problem at once, before a run finds one.
 
 The settings are validated by building them as the code location does
-(`settings.Settings.from_env()`: every variable, each bad one named with its value), so no
+(`settings_resource.Settings.from_env()`: every variable, each bad one named with its value), so no
 variable passes `validate` and fails a load or a run. The other checks (source, data dir,
 cache dir, database, instance, webhook) take the object built. Each check returns a problem
 message (or None); secrets are checked for presence only, never printed.
@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from stockmonitor_assets import settings
-from stockmonitor_assets.settings import Settings, SettingsError
+from stockmonitor_assets.settings import SettingsError
+from stockmonitor_assets.settings_resource import Settings
 
 Check = Callable[[Settings], str | None]
 

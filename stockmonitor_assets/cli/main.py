@@ -257,7 +257,8 @@ def _require_known_targets(request, targets: list[str], days) -> None:
 def _settings():
     """The settings of the environment, as the code location builds them; a bad variable is
     an input error naming it (and every other bad one)."""
-    from stockmonitor_assets.settings import Settings, SettingsError
+    from stockmonitor_assets.settings import SettingsError
+    from stockmonitor_assets.settings_resource import Settings
 
     try:
         return Settings.from_env()

@@ -19,7 +19,7 @@ from stockmonitor_assets.health import chart, store
 from stockmonitor_assets.health.record import run_partitions
 from stockmonitor_assets.health.table import RUN_ROW, health_frame, run_summary, withheld_per_day
 from stockmonitor_assets.settings import RUN_HEALTH as RUN_HEALTH_SETTING
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.storage import PartitionStore
 
 RUN_HEALTH = dg.AssetKey("run_health")

@@ -69,7 +69,7 @@ class DemoMarket:
         clock: returns "now" (naive = Asia/Shanghai); decides what is published. Default:
             the wall clock.
         cache_dir: where simulated years are kept across processes (`demo_cache`; the
-            `settings.Settings.demo_cache_dir` a run passes); None: simulated again in each.
+            `Settings.demo_cache_dir` a run passes); None: simulated again in each.
     """
 
     name = "demo"

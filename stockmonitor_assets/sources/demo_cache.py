@@ -11,7 +11,7 @@ bit for bit; a file that cannot be read is ignored and the year simulated again.
 are atomic (temp file + rename), so concurrent processes at worst both simulate the same
 year.
 
-Location: the directory the demo source is given (`settings.Settings.demo_cache_dir`:
+Location: the directory the demo source is given (`settings_resource.Settings.demo_cache_dir`:
 `$CACHE_DIR/demo/`, else `$XDG_CACHE_HOME/stockmonitor/demo/`, default
 `~/.cache/stockmonitor/demo/`); none given, nothing is kept on disk.
 """

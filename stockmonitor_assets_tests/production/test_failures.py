@@ -18,7 +18,7 @@ import pytest
 
 from stockmonitor_assets.alerts import ALERTS_FILE
 from stockmonitor_assets.assets.freshness import last_deadline
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.trading_calendar import partition_key, shanghai_now
 from stockmonitor_assets_tests.production.conftest import deployed, recent_sessions
 

@@ -25,7 +25,7 @@ from polars.testing import assert_frame_equal
 from stockmonitor_assets.database import PostgresResource
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.schemas import HEALTH_FOLDER, RUN_HEALTH
-from stockmonitor_assets.settings import Settings
+from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.storage import PartitionStore
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets_tests.production.conftest import recent_sessions

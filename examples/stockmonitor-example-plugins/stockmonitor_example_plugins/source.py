@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from stockmonitor_assets import settings
+from stockmonitor_assets import settings_resource
 from stockmonitor_assets.sources.demo import DemoMarket
 
 
@@ -20,7 +20,7 @@ class CalmDemo:
 
     name = "calm_demo"
 
-    def __init__(self, config: settings.Settings):
+    def __init__(self, config: settings_resource.Settings):
         self.demo = DemoMarket(
             seed=config.demo_seed,
             universe_size=config.universe_size,
@@ -50,4 +50,4 @@ class CalmDemo:
 def calm_demo() -> CalmDemo:
     """What `stockmonitor.sources` calls: settings come from the operator's environment,
     parsed as stockmonitor parses them."""
-    return CalmDemo(settings.Settings.from_env())
+    return CalmDemo(settings_resource.Settings.from_env())
