@@ -45,7 +45,11 @@ JOB_NAMES = [spec[0] for spec in JOB_SPECS]
 def build_jobs(saves_scores: bool, keeps_qlib: bool) -> list:
     """The five jobs; scoring also saves to Postgres and to the qlib directory where they
     are configured (a job may not select an asset that cannot run)."""
-    scoring = SCORING | (SAVING if saves_scores else SCORING) | (EXPORT if keeps_qlib else SCORING)
+    scoring = SCORING
+    if saves_scores:
+        scoring = scoring | SAVING
+    if keeps_qlib:
+        scoring = scoring | EXPORT
     return [
         dg.define_asset_job(
             name, selection=scoring if selection is SCORING else selection, description=text
