@@ -16,8 +16,8 @@ one of the project's two instances:
   dropped afterwards). DB_HOST also enables `scores_table` (stock_scores in that database),
   as in production.
 `operator=True` adds the settings an operator may export (never set by the package):
-DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true (what the repo-root `.env` gives a
-command run from the repo root; a workspace holds no `.env`), and for Postgres
+DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true (for a one-off history load with no
+daemon running: README, "For a backfill of years"), and for Postgres
 DAGSTER_EVENT_BATCH_SIZE=1000.
 """
 

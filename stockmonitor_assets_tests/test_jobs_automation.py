@@ -6,10 +6,13 @@ instance instead of running anything.
 """
 
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import dotenv
 import pytest
+import yaml
 
 from stockmonitor_assets.assets import database, indicators, market, qlib_export, scoring
 from stockmonitor_assets.assets.partitions import SOURCE_POOL
@@ -19,6 +22,7 @@ from stockmonitor_assets.jobs import JOB_NAMES, SOURCE_ASSETS
 from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.trading_calendar import trading_day_partitions
 
+REPO = Path(__file__).resolve().parents[1]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ALL_ASSETS = [
     "instruments", "raw_ohlcv", "completed_ohlcv", "fundamentals", "technical_indicators",
@@ -147,6 +151,33 @@ def test_upstream_update_mid_day_requests_downstream_eagerly(clock, instance):
         "completed_ohlcv": {"2024-06-11"},
         "technical_indicators": {"2024-06-11"},
     }
+
+
+def deployment_dagster_settings() -> dict[str, str]:
+    """Dagster's own variables every Dagster process of a deployment gets: the repo-root
+    `.env` (Dagster's commands load it from where they start) and docker-compose's."""
+    env = REPO / ".env"
+    values = dict(dotenv.dotenv_values(env)) if env.exists() else {}
+    compose = yaml.safe_load((REPO / "deploy" / "docker-compose.yml").read_text())
+    values.update(compose["x-instance-env"])
+    return {name: str(value) for name, value in values.items() if name.startswith("DAGSTER_")}
+
+
+def test_a_day_already_in_a_run_is_not_synced_again_at_the_next_tick(clock, instance, monkeypatch):
+    """The sensor must see a run in flight (`in_progress`) under the settings a deployment's
+    daemon runs with: a sync queued behind another, or slower than the cron, is not launched
+    twice. (DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true hides every partitioned run
+    from `in_progress`: its planned events name no partition.)"""
+    for name, value in deployment_dagster_settings().items():
+        monkeypatch.setenv(name, value)
+    sync = defs.resolve_job_def("daily_data_sync_job")
+    instance.create_run_for_job(
+        sync,
+        asset_selection={dg.AssetKey(asset) for asset in SOURCE_ASSETS},
+        tags={"dagster/partition": "2024-06-11"},
+    )
+    assert clock.tick(at("2024-06-12", "08:59")) == {}
+    assert clock.tick(at("2024-06-12", "09:00:30")) == {}
 
 
 @dg.asset_check(asset="merged", blocking=True, partitions_def=trading_day_partitions)
