@@ -54,7 +54,7 @@ def load_with_dagster_polars(data_dir, asset: str, keys: list[str]) -> dict[str,
         return dg.MaterializeResult()
 
     resources = {"polars": PolarsParquetIOManager(base_dir=str(data_dir))}
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         single = dg.materialize(
             [stored, one_day], partition_key=keys[1], resources=resources, instance=instance
         )

@@ -155,7 +155,7 @@ def test_a_run_that_failed_before_the_sensor_first_ran_is_alerted_once(tmp_path,
     evaluations never alert the same attempt again."""
     monkeypatch.setenv("LOG_DIR", str(tmp_path))
     monkeypatch.delenv("STOCKMONITOR_ALERT_WEBHOOK", raising=False)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         first = _failing_job_run(instance, "first failure after deploying")
         context = dg.build_sensor_context(instance=instance, resources=_settings())
         alerts.run_failure_alert(context)
@@ -173,7 +173,7 @@ def test_a_run_that_failed_before_the_sensor_first_ran_is_alerted_once(tmp_path,
 
 def test_a_failure_older_than_the_first_look_back_is_not_alerted(tmp_path, monkeypatch):
     monkeypatch.setenv("LOG_DIR", str(tmp_path))
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         _failing_job_run(instance, "long ago")
         later = (
             dt.datetime.now(dt.UTC)

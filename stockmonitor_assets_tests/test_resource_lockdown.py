@@ -59,7 +59,7 @@ def test_the_jobs_config_schema_refuses_a_resource_override_naming_the_field(
 
 def test_execute_in_process_refuses_a_database_override_before_the_run_starts(production_env):
     job = build_defs().resolve_job_def("scoring_and_save_job")
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         with pytest.raises(dg.DagsterInvalidConfigError, match="host"):
             job.execute_in_process(
                 run_config=_overriding("database", ATTACKS["database"]),

@@ -59,7 +59,7 @@ def run_check(instance, source):
 def test_historical_dataset_is_on_time_once_its_last_day_is_scored(tmp_path, monkeypatch):
     source, now = historical_files(tmp_path), dt.datetime(2026, 11, 30, 11, 0, tzinfo=SHANGHAI)
     monkeypatch.setattr(freshness, "shanghai_now", lambda: now)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         missing = run_check(instance, source)
         assert not missing.passed
         assert missing.metadata["expected_partition"].value == "2024-06-07"

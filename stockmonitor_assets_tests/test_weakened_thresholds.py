@@ -46,7 +46,7 @@ def _materialized_thresholds(result, asset: str) -> dict:
 
 @pytest.fixture(scope="module")
 def instance():
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         yield instance
 
 

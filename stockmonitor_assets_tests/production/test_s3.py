@@ -117,7 +117,7 @@ def local_reference(tmp_path) -> dict[str, pl.DataFrame]:
         "dagster/asset_partition_range_start": RANGE[0],
         "dagster/asset_partition_range_end": RANGE[-1],
     }
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         assert dg.materialize(ALL_ASSETS, tags=tags, resources=resources, instance=instance).success
         assert dg.materialize(
             ALL_ASSETS, partition_key=DAY, resources=resources, instance=instance

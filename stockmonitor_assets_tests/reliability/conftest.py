@@ -163,8 +163,8 @@ def cli(tmp_path) -> Cli:
 
 @pytest.fixture(scope="module")
 def instance():
-    """One temporary instance per module: runs stay independent and setup stays cheap."""
-    with dg.instance_for_test() as instance:
+    """One in-memory instance per module: runs stay independent and their events cheap."""
+    with dg.DagsterInstance.ephemeral() as instance:
         yield instance
 
 
