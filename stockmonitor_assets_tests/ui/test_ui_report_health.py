@@ -54,10 +54,11 @@ def test_every_door_logs_and_records_health_and_the_ui_shows_report_and_health(t
         cwd=workdir, env=cli_env, check=True, capture_output=True, timeout=600,
     )  # fmt: skip
     with dagster_dev(workdir, env) as server:
+        # Both at once: the backfill daemon plans them in the same tick.
         ok = launch_ui_backfill(server, ["merged", "scores", "daily_report"], UI_DAYS)
+        bad = launch_ui_backfill(server, ["merged"], NOT_STORED)
         status, ok_runs = wait_for_backfill(server, ok)
         assert status == "COMPLETED_SUCCESS" and ok_runs, (status, ok_runs)
-        bad = launch_ui_backfill(server, ["merged"], NOT_STORED)
         status, bad_runs = wait_for_backfill(server, bad)
         assert [r["status"] for r in bad_runs] == ["FAILURE"], bad_runs
         health = wait_for_run_health(server, runs=1 + len(ok_runs) + 1)
