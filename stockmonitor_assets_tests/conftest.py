@@ -116,11 +116,22 @@ class Pipeline:
         return sorted(p.stem for p in (self.data_dir / asset).glob("*.parquet"))
 
 
+# Modules that wait on Dagster's daemons (30-s backfill and sensor ticks, cron minutes): the
+# longest in wall time, mostly idle, so they start first and overlap the busy ones.
+WAITING_ON_DAEMONS = ("production", "ui")
+
+
 def pytest_collection_modifyitems(items):
-    """Modules marked slow first: `make test`'s workers take one module at a time, so the
-    longest ones (deployments, daemon ticks, range runs) start at once and the many short
-    ones fill the gaps, instead of a long module starting last and running alone."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Slow modules first, those waiting on daemons before them: `make test`'s workers take
+    one module at a time, so the longest ones start at once and the many short ones fill the
+    gaps, instead of a long module starting last and running alone."""
+
+    def order(item) -> tuple[bool, bool]:
+        slow = item.get_closest_marker("slow") is not None
+        waiting = item.path.parent.name in WAITING_ON_DAEMONS
+        return (not slow, not waiting)
+
+    items.sort(key=order)
 
 
 def pytest_unconfigure(config):
