@@ -116,9 +116,10 @@ class Pipeline:
         return sorted(p.stem for p in (self.data_dir / asset).glob("*.parquet"))
 
 
-# Modules that wait on Dagster's daemons (30-s backfill and sensor ticks, cron minutes): the
-# longest in wall time, mostly idle, so they start first and overlap the busy ones.
-WAITING_ON_DAEMONS = ("production", "ui")
+# Modules that wait on Dagster's daemons, the longest in wall time and mostly idle, so they
+# start first and overlap the busy ones: the UI's backfills (30-s backfill daemon ticks),
+# then the production deployments (cron minutes, retries).
+WAITING_ON_DAEMONS = ("ui", "production")
 
 
 def pytest_collection_modifyitems(items):
@@ -126,10 +127,11 @@ def pytest_collection_modifyitems(items):
     one module at a time, so the longest ones start at once and the many short ones fill the
     gaps, instead of a long module starting last and running alone."""
 
-    def order(item) -> tuple[bool, bool]:
+    def order(item) -> tuple[bool, int]:
         slow = item.get_closest_marker("slow") is not None
-        waiting = item.path.parent.name in WAITING_ON_DAEMONS
-        return (not slow, not waiting)
+        folder = item.path.parent.name
+        waiting = WAITING_ON_DAEMONS.index(folder) if folder in WAITING_ON_DAEMONS else 2
+        return (not slow, waiting)
 
     items.sort(key=order)
 
