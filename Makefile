@@ -47,10 +47,12 @@ ui: $(VENV)/.installed
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 # Temporary files (instances, Parquet, logs) in memory where the machine has a tmpfs: Dagster's
 # embedded SQLite flushes the disk at every event (a subprocess-heavy module: ~10% of its wall).
-TEST_TMPDIR ?= $(shell [ -w /dev/shm ] && echo /dev/shm/stockmonitor-tests || echo $${TMPDIR:-/tmp})
+# One folder per checkout, emptied when the next run starts (a tmpfs holds them in memory).
+TEST_TMPROOT ?= $(shell [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})
+TEST_TMPDIR := $(TEST_TMPROOT)/stockmonitor-tests-$(shell echo $(CURDIR) | cksum | cut -d' ' -f1)
 
 test: $(VENV)/.installed-dev
-	@mkdir -p $(TEST_TMPDIR)
+	@rm -rf $(TEST_TMPDIR) && mkdir -p $(TEST_TMPDIR)
 	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: $(VENV)/.installed-dev
