@@ -77,7 +77,9 @@ def _server_bindir() -> Path:
 
 
 def _run_as_server_user(*command: str) -> None:
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    # runuser is in /usr/sbin, which a minimal PATH (`env -i PATH=/usr/bin:/bin`) leaves out.
+    runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    as_postgres = [runuser or "runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     result = subprocess.run(
         [*as_postgres, *command], capture_output=True, text=True, timeout=120, cwd="/"
     )
