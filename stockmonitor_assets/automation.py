@@ -6,30 +6,26 @@ trading day, whenever that day is not materialized yet, whatever day the tick fa
 the session before a holiday week is synced at the first tick after it is published, not a
 week later. A day already materialized is never synced again by automation (a backfill or
 a manual run re-syncs it). The partitions definition has `end_offset=0`, so at 09:00 on
-trading day T its latest key is the session before T, the day the sync fetches;
-`LatestPublishedDay` names that key from the trading calendar
-(`trading_calendar.latest_published_day`), the one home of "which day is published".
-Everything downstream is eager, so indicators and scores follow as soon as their inputs
-land.
+trading day T its latest key is the session before T, the day the sync fetches: the latest
+published day is Dagster's `in_latest_time_window()` (the one home of which keys exist,
+`trading_calendar`, names the same day `latest_published_day`). Everything downstream is
+eager, so indicators and scores follow as soon as their inputs land.
 
-The custom condition runs Python, so the sensor evaluates in the code server
-(`use_user_code_server=True`); it is RUNNING by default, unlike Dagster's implicit
+Every condition is Dagster's own, so the daemon evaluates them itself. A custom condition
+(Python) would need `use_user_code_server=True`: each 30-s tick's whole evaluation then
+crosses gRPC as JSON, and each serialized partition subset carries the partitions
+definition with its ~400 holidays (~38 KB), 2-8 MB an asset a tick (bench/RESULTS.md §14).
+The sensor is RUNNING by default, unlike Dagster's implicit
 `default_automation_condition_sensor`, which starts STOPPED.
 """
 
 import datetime as dt
-import warnings
 from collections.abc import Iterable
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from stockmonitor_assets.jobs import SOURCE_ASSETS
-from stockmonitor_assets.trading_calendar import (
-    TIMEZONE,
-    latest_published_day,
-    partition_key,
-)
+from stockmonitor_assets.trading_calendar import TIMEZONE
 
 SENSOR_NAME = "stockmonitor_automation"
 # The oldest partition eager assets still follow: at least the longest XSHG closure
@@ -37,35 +33,18 @@ SENSOR_NAME = "stockmonitor_automation"
 EAGER_LOOKBACK = dt.timedelta(days=15)
 
 
-def sync_target(now: dt.datetime) -> dt.date:
-    """The trading day a sync at `now` fetches: the latest published one, on any day."""
-    return latest_published_day(now.astimezone(ZoneInfo(TIMEZONE)))
-
-
-class LatestPublishedDay(dg.AutomationCondition):
-    """True for the partition of the latest published trading day (at the evaluation time)."""
-
-    @property
-    def description(self) -> str:
-        return "Partition of the latest published trading day"
-
-    @property
-    def name(self) -> str:
-        return "latest_published_trading_day"
-
-    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
-        target = sync_target(context.evaluation_time)
-        subset = context.candidate_subset.compute_intersection_with_partition_keys(
-            {partition_key(target)}
-        )
-        return dg.AutomationResult(context=context, true_subset=subset)
+def latest_published_day() -> dg.AutomationCondition:
+    """The partition of the latest published trading day: the partitions definition's latest
+    key at the evaluation time (`trading_calendar.latest_published_day`), so Dagster's own
+    condition says it and the daemon evaluates it without the code server."""
+    return dg.AutomationCondition.in_latest_time_window().with_label("latest_published_trading_day")
 
 
 def sync_condition(cron: str) -> dg.AutomationCondition:
     """At each cron tick, the latest published trading day if it is missing and not in a run."""
     return (
         dg.AutomationCondition.cron_tick_passed(cron, TIMEZONE)
-        & LatestPublishedDay()
+        & latest_published_day()
         & dg.AutomationCondition.missing()
         & ~dg.AutomationCondition.in_progress()
     ).with_label(f"daily sync ({cron} {TIMEZONE})")
@@ -117,14 +96,9 @@ def with_automation(assets: Iterable[dg.AssetsDefinition], cron: str) -> list[dg
 
 def automation_sensor() -> dg.AutomationConditionSensorDefinition:
     """The one sensor: evaluates every asset's condition; RUNNING as soon as the daemon runs."""
-    with warnings.catch_warnings():
-        # `use_user_code_server` is beta in 1.13; it is the documented way to run custom
-        # conditions, so say it once here rather than on every code-location load.
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        return dg.AutomationConditionSensorDefinition(
-            SENSOR_NAME,
-            target=dg.AssetSelection.all(),
-            default_status=dg.DefaultSensorStatus.RUNNING,
-            use_user_code_server=True,
-            description="Daily sync on the cron, everything downstream eager.",
-        )
+    return dg.AutomationConditionSensorDefinition(
+        SENSOR_NAME,
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Daily sync on the cron, everything downstream eager.",
+    )

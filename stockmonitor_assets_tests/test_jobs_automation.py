@@ -16,11 +16,15 @@ import yaml
 
 from stockmonitor_assets.assets import database, indicators, market, qlib_export, scoring
 from stockmonitor_assets.assets.partitions import SOURCE_POOL
-from stockmonitor_assets.automation import SENSOR_NAME, sync_target, with_automation
+from stockmonitor_assets.automation import SENSOR_NAME, sync_condition, with_automation
 from stockmonitor_assets.definitions import build_defs, defs
 from stockmonitor_assets.jobs import JOB_NAMES, SOURCE_ASSETS
 from stockmonitor_assets.settings_resource import Settings
-from stockmonitor_assets.trading_calendar import trading_day_partitions
+from stockmonitor_assets.trading_calendar import (
+    latest_published_day,
+    partition_key,
+    trading_day_partitions,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -118,15 +122,36 @@ def test_only_the_automation_sensor_triggers_runs_and_it_is_running_by_default()
     assert not list(defs.schedules or [])
 
 
-def test_sync_targets_the_latest_published_session_on_any_day():
-    assert sync_target(at("2024-06-12", "09:00")) == dt.date(2024, 6, 11)
-    assert sync_target(at("2024-06-11", "09:00")) == dt.date(2024, 6, 7)  # 06-10 Dragon Boat
-    # A session's partition exists from 00:00 after it (trading_calendar.py), so an evening
-    # tick still syncs the previous session, and the next morning's tick this one.
-    assert sync_target(at("2024-06-12", "16:00")) == dt.date(2024, 6, 11)
-    assert sync_target(at("2024-06-13", "00:30")) == dt.date(2024, 6, 12)
-    assert sync_target(at("2024-10-01", "09:00")) == dt.date(2024, 9, 30)  # National Day
-    assert sync_target(at("2024-06-15", "09:00")) == dt.date(2024, 6, 14)  # Saturday
+@pytest.mark.parametrize(
+    ("now", "day"),
+    [
+        (("2024-06-12", "09:00"), "2024-06-11"),
+        (("2024-06-11", "09:00"), "2024-06-07"),  # 06-10 Dragon Boat
+        # A session's partition exists from 00:00 after it (trading_calendar.py), so an
+        # evening tick still syncs the previous session, and the next morning's tick this one.
+        (("2024-06-12", "16:00"), "2024-06-11"),
+        (("2024-06-13", "00:30"), "2024-06-12"),
+        (("2024-10-01", "09:00"), "2024-09-30"),  # National Day
+        (("2024-06-15", "09:00"), "2024-06-14"),  # Saturday
+    ],
+)
+def test_sync_targets_the_latest_published_session_on_any_day(now, day):
+    """The condition's day (Dagster's latest time window) is the calendar's published day."""
+    when = at(*now)
+    assert partition_key(latest_published_day(when)) == day
+    clock = Clock(dg.Definitions(assets=[_synced_every_minute()]), dg.DagsterInstance.ephemeral())
+    clock.tick(when - dt.timedelta(seconds=50))  # a cron minute passes between the two ticks
+    assert clock.tick(when + dt.timedelta(seconds=10)) == {"synced": {day}}
+
+
+def _synced_every_minute() -> dg.AssetsDefinition:
+    @dg.asset(
+        partitions_def=trading_day_partitions,
+        automation_condition=sync_condition("* * * * *"),
+    )
+    def synced() -> None: ...
+
+    return synced
 
 
 def test_trading_day_requests_the_previous_day_once_at_the_first_tick_after_nine(clock):
