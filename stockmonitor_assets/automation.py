@@ -33,7 +33,7 @@ SENSOR_NAME = "stockmonitor_automation"
 EAGER_LOOKBACK = dt.timedelta(days=15)
 
 
-def latest_published_day() -> dg.AutomationCondition:
+def latest_published_partition() -> dg.AutomationCondition:
     """The partition of the latest published trading day: the partitions definition's latest
     key at the evaluation time (`trading_calendar.latest_published_day`), so Dagster's own
     condition says it and the daemon evaluates it without the code server."""
@@ -44,7 +44,7 @@ def sync_condition(cron: str) -> dg.AutomationCondition:
     """At each cron tick, the latest published trading day if it is missing and not in a run."""
     return (
         dg.AutomationCondition.cron_tick_passed(cron, TIMEZONE)
-        & latest_published_day()
+        & latest_published_partition()
         & dg.AutomationCondition.missing()
         & ~dg.AutomationCondition.in_progress()
     ).with_label(f"daily sync ({cron} {TIMEZONE})")

@@ -37,13 +37,13 @@ UNIVERSE_SIZE = 30
 # eager automation requests technical_indicators only once its whole window is stored.
 LOOKBACK_DAYS = 60
 WINDOW_SESSIONS = 79
-# Variables of the caller that must not reach the deployment (CACHE_DIR is kept: the demo
-# market's year cache the test session already built).
 # README, "For a backfill of years": for a one-off history load with the daemon stopped.
 HISTORY_LOAD_SETTINGS = {
     "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
     "DAGSTER_EVENT_BATCH_SIZE": "1000",
 }
+# Variables of the caller that must not reach the deployment (CACHE_DIR is kept: the demo
+# market's year cache the test session already built).
 _ISOLATED = ("DAGSTER_HOME", "DATA_DIR", "LOG_DIR", *settings.DB_VARS, *settings.RQDATAC_SECRETS)
 
 
