@@ -16,16 +16,15 @@ would watch the partitions bar fill. Afterwards the asset page's GraphQL queries
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 from bench_history import partition_set
 from bench_ui import graphql, time_asset_page, wait_loaded
-from benchlib import REPO, Workspace, dagster_dev, load, median, print_machine, scratch, table
+from benchlib import Workspace, dagster_dev, load, median, print_machine, scratch, table
 
-sys.path.append(str(REPO))  # the shared helpers: the mutation the UI sends, its status
-from stockmonitor_testkit.dagster_dev import (  # noqa: E402
+# stockmonitor_testkit is on sys.path through benchlib: the mutation the UI sends, its status
+from stockmonitor_testkit.dagster_dev import (
     BACKFILL_DONE,
     DagsterDev,
     backfill_status,

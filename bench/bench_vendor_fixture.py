@@ -12,7 +12,6 @@ median and each repetition.
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,8 +26,8 @@ from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.thresholds import QualityThresholds
 from stockmonitor_assets.trading_calendar import partition_key
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared helpers
-from stockmonitor_testkit.vendor_fixture import write_vendor_export  # noqa: E402
+# stockmonitor_testkit is on sys.path through benchlib.
+from stockmonitor_testkit.vendor_fixture import write_vendor_export
 
 # The assets test_vendor_export.py runs: every one but the database's (no Postgres here).
 ASSETS = dg.load_assets_from_modules([market, indicators, scoring])

@@ -41,8 +41,8 @@ REPO = HERE.parent
 BIN = Path(sys.executable).parent
 MODULE = "stockmonitor_assets.definitions"
 PG = {"DB_HOST": "127.0.0.1", "DB_PORT": "5432", "DB_USER": "postgres", "DB_PASSWORD": ""}
-OPERATOR_SETTINGS = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
-OPERATOR_SETTINGS_POSTGRES = {**OPERATOR_SETTINGS, "DAGSTER_EVENT_BATCH_SIZE": "1000"}
+sys.path.append(str(REPO))  # the helpers shared with the tests (stockmonitor_testkit)
+from stockmonitor_testkit.operator_settings import HISTORY_LOAD, HISTORY_LOAD_POSTGRES  # noqa: E402
 
 
 def machine() -> dict[str, str]:
@@ -164,7 +164,7 @@ class Workspace:
             env["PYTHONPATH"] = str(checkout)
         if kind == "sqlite":
             shutil.copy((checkout or REPO) / "dagster.yaml", self.dir / "dagster.yaml")
-            env |= OPERATOR_SETTINGS if operator else {}
+            env |= HISTORY_LOAD if operator else {}
         elif kind == "postgres":
             home = self.dir / "dagster_home"
             home.mkdir()
@@ -173,7 +173,7 @@ class Workspace:
             psql(f"DROP DATABASE IF EXISTS {self.database}")
             psql(f"CREATE DATABASE {self.database}")
             env |= {**PG, "DB_NAME": self.database, "DAGSTER_HOME": str(home)}
-            env |= OPERATOR_SETTINGS_POSTGRES if operator else {}
+            env |= HISTORY_LOAD_POSTGRES if operator else {}
         else:
             raise ValueError(f"unknown instance kind {kind!r}")
         self.env = env

@@ -14,7 +14,7 @@ eager, so indicators and scores follow as soon as their inputs land.
 Every condition is Dagster's own, so the daemon evaluates them itself. A custom condition
 (Python) would need `use_user_code_server=True`: each 30-s tick's whole evaluation then
 crosses gRPC as JSON, and each serialized partition subset carries the partitions
-definition with its ~400 holidays (~38 KB), 2-8 MB an asset a tick (bench/RESULTS.md §14).
+definition with its ~400 holidays (~38 KB): 0.5-8 MB an asset (bench/RESULTS.md §14).
 The sensor is RUNNING by default, unlike Dagster's implicit
 `default_automation_condition_sensor`, which starts STOPPED.
 """

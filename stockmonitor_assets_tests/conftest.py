@@ -130,7 +130,11 @@ def pytest_collection_modifyitems(items):
     def order(item) -> tuple[bool, int]:
         slow = item.get_closest_marker("slow") is not None
         folder = item.path.parent.name
-        waiting = WAITING_ON_DAEMONS.index(folder) if folder in WAITING_ON_DAEMONS else 2
+        waiting = (
+            WAITING_ON_DAEMONS.index(folder)
+            if folder in WAITING_ON_DAEMONS
+            else len(WAITING_ON_DAEMONS)
+        )
         return (not slow, waiting)
 
     items.sort(key=order)

@@ -28,6 +28,7 @@ import pytest
 
 from stockmonitor_assets import settings
 from stockmonitor_assets.trading_calendar import latest_published_day, partition_key, sessions
+from stockmonitor_testkit.operator_settings import HISTORY_LOAD_POSTGRES
 
 REPO = Path(__file__).resolve().parents[2]
 PG = dict(host="127.0.0.1", port=5432, user="postgres")
@@ -37,11 +38,6 @@ UNIVERSE_SIZE = 30
 # eager automation requests technical_indicators only once its whole window is stored.
 LOOKBACK_DAYS = 60
 WINDOW_SESSIONS = 79
-# README, "For a backfill of years": for a one-off history load with the daemon stopped.
-HISTORY_LOAD_SETTINGS = {
-    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
-    "DAGSTER_EVENT_BATCH_SIZE": "1000",
-}
 # Variables of the caller that must not reach the deployment (CACHE_DIR is kept: the demo
 # market's year cache the test session already built).
 _ISOLATED = ("DAGSTER_HOME", "DATA_DIR", "LOG_DIR", *settings.DB_VARS, *settings.RQDATAC_SECRETS)
@@ -123,7 +119,7 @@ class Deployment:
         result = self.dagster(
             "asset", "materialize", "-m", "stockmonitor_assets.definitions",
             "--select", select, "--partition-range", f"{first}...{last}",
-            **HISTORY_LOAD_SETTINGS,
+            **HISTORY_LOAD_POSTGRES,
         )  # fmt: skip
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
