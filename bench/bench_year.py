@@ -17,7 +17,8 @@ start to end.
 What the events cost: the same command on `bench/event_graph.py` (the project's graph with
 empty bodies: the same events), for the year and for one day, on the same kind of
 instance: per-event cost = (wall year - wall day) / (events year - events day), and the
-project's events x that cost, against its wall.
+project's events x that cost, against its wall. `--reps 0 --variants sqlite+op` measures
+that cost alone (e.g. beside `bench_history.py`, whose run has the same kind of instance).
 """
 
 import argparse
@@ -130,6 +131,9 @@ def year_run(args: argparse.Namespace, root: Path, rep: int, variant: str, span:
 
 
 def report(results: dict) -> None:
+    if not any(results["runs"].values()):  # --reps 0: the event cost alone
+        report_event_cost(results, list(results["event_cost"]))
+        return
     stocks = results["stocks"]
     print(f"\n## Year {results['span']} ({results['partitions']} sessions, {stocks:,} stocks)\n")
     rows = []
@@ -170,6 +174,19 @@ def report(results: dict) -> None:
     report_event_cost(results, variants)
 
 
+def project_floor(project: list[dict], per: dict) -> tuple[str, str, str]:
+    """The project runs' events x the per-event cost, and their own wall / CPU (medians)."""
+    if not project:  # --reps 0: the event cost alone
+        return ("–", "–", "–")
+    events = median([r["events"] for r in project])
+    wall, cpu = (median([r[m] for r in project]) for m in ("wall", "cpu"))
+    return (
+        f"{events:.0f} x {per['wall'] * 1000:.1f} ms = {events * per['wall']:.0f} s",
+        f"{events:.0f} x {per['cpu'] * 1000:.1f} ms = {events * per['cpu']:.0f} s",
+        f"{wall:.1f} / {cpu:.1f}",
+    )
+
+
 def report_event_cost(results: dict, variants: list[str]) -> None:
     cost = results.get("event_cost") or {}
     if not any(cost.values()):
@@ -191,18 +208,13 @@ def report_event_cost(results: dict, variants: list[str]) -> None:
             for measure in ("wall", "cpu")
         }
         year, day = pairs[0]["year"], pairs[0]["day"]
-        project = results["runs"][variant]
-        events = median([r["events"] for r in project])
-        wall, cpu = (median([r[m] for r in project]) for m in ("wall", "cpu"))
         rows.append(
             (
                 LABEL[variant],
                 f"{year['wall']:.1f} / {year['cpu']:.1f} ({year['events']} events)",
                 f"{day['wall']:.1f} / {day['cpu']:.1f} ({day['events']} events)",
                 f"{per['wall'] * 1000:.1f} / {per['cpu'] * 1000:.1f}",
-                f"{events:.0f} x {per['wall'] * 1000:.1f} ms = {events * per['wall']:.0f} s",
-                f"{events:.0f} x {per['cpu'] * 1000:.1f} ms = {events * per['cpu']:.0f} s",
-                f"{wall:.1f} / {cpu:.1f}",
+                *project_floor(results["runs"][variant], per),
             )
         )
     header = ("instance", "event graph, year: wall / CPU s", "event graph, one day: wall / CPU s",
