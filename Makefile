@@ -63,8 +63,7 @@ lint: $(VENV)/.installed-dev
 lock: $(VENV)/.installed-dev
 	$(PYTHON) -m venv .lock-tools && .lock-tools/bin/pip install --quiet pip-tools
 	$(BIN)/pip freeze --exclude-editable | grep -v '^stockmonitor' > .lock-tools/constraints.txt
-	PIP_CONFIG_FILE=/dev/null .lock-tools/bin/pip-compile pyproject.toml \
-		deploy/requirements-build.in --extra s3 --generate-hashes --allow-unsafe --strip-extras \
-		--constraint .lock-tools/constraints.txt --index-url https://pypi.org/simple \
-		--no-emit-index-url --no-emit-find-links --custom-compile-command "make lock" \
-		--quiet --output-file deploy/requirements.lock
+	PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" .lock-tools/bin/pip-compile \
+		pyproject.toml deploy/requirements-build.in --extra s3 --generate-hashes --allow-unsafe \
+		--strip-extras --constraint .lock-tools/constraints.txt --index-url https://pypi.org/simple \
+		--no-emit-index-url --no-emit-find-links --quiet --output-file deploy/requirements.lock
