@@ -11,6 +11,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from stockmonitor_testkit.operator_settings import HISTORY_LOAD
+
 pytestmark = pytest.mark.slow
 
 SCRIPT = Path(__file__).with_name("range_run.py")
@@ -20,14 +22,16 @@ LONG = ("2022-01-04", "2022-08-31")  # 160 sessions
 
 
 def run(firsts: str, lasts: str, data_dir: Path, chunk_days: int = 20) -> int:
-    """Peak RSS (KiB) of a fresh process materializing the ranges into `data_dir`."""
+    """Peak RSS (KiB) of a fresh process materializing the ranges into `data_dir`, as a
+    history is loaded (one-off, no daemon: HISTORY_LOAD's one planned event per asset)."""
     out = data_dir.with_suffix(".rss")
-    env = os.environ | {
+    settings = {
         "DATA_DIR": str(data_dir),
         "STOCKMONITOR_UNIVERSE_SIZE": "300",
         "STOCKMONITOR_CHUNK_DAYS": str(chunk_days),
         "STOCKMONITOR_LOOKBACK_DAYS": "60",
     }
+    env = {**os.environ, **HISTORY_LOAD, **settings}
     subprocess.run([sys.executable, SCRIPT, firsts, lasts, out], env=env, check=True)
     return int(out.read_text())
 
