@@ -141,13 +141,14 @@ def run(
     calculation, scoring, full.
     """
     request = _run_request()
-    defs = _defs()
-    job = _job(defs, job_name)
+    name = _job_name(job_name)
     try:
         values = request.parse_overrides(overrides)
         if "days_back" in values:
             days_back = _int_option("days_back", values.pop("days_back"))
         selected = request.select_partitions(partition, start, end, days_back)
+        # The arguments are answered above, before the code location loads (~0.5 s).
+        job = _defs().resolve_job_def(name)
         config = request.run_config(values, _asset_names(job))
         _require_known_targets(request, request.target_stocks(values), selected.days)
     except request.RunRequestError as exc:
@@ -301,12 +302,18 @@ def _jobs(defs: dg.Definitions) -> list[dg.JobDefinition]:
 
 
 def _job(defs: dg.Definitions, name: str) -> dg.JobDefinition:
+    return defs.resolve_job_def(_job_name(name))
+
+
+def _job_name(name: str) -> str:
+    """The job a name or word means: the code location defines exactly `jobs.JOB_NAMES`."""
+    from stockmonitor_assets.jobs import JOB_NAMES
+
     request = _run_request()
     try:
-        resolved = request.resolve_job_name(name, [j.name for j in _jobs(defs)])
+        return request.resolve_job_name(name, JOB_NAMES)
     except request.RunRequestError as exc:
         raise InputError(str(exc)) from None
-    return defs.resolve_job_def(resolved)
 
 
 def _run_request():
