@@ -13,6 +13,7 @@ The instance's size does not depend on the number of stocks (only metadata value
 """
 
 import argparse
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -29,7 +30,8 @@ EVENT_ROWS = "SELECT dagster_event_type, COUNT(*), SUM(LENGTH(event)) FROM event
 
 def query(ws: Workspace, sql: str) -> list[tuple]:
     if ws.kind == "sqlite":
-        with sqlite3.connect(ws.dir / ".dagster_home" / "history" / "runs" / "index.db") as conn:
+        index = ws.dir / ".dagster_home" / "history" / "runs" / "index.db"
+        with contextlib.closing(sqlite3.connect(index)) as conn:
             return conn.execute(sql).fetchall()
     import psycopg2
 
