@@ -18,15 +18,13 @@ ticks, the evaluations the daemon would store and their serialized size (the JSO
 import argparse
 import datetime as dt
 import time
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 from benchlib import median, print_machine
 
 from stockmonitor_assets.definitions import defs
-from stockmonitor_assets.trading_calendar import TIMEZONE, partition_key, sessions, sessions_through
+from stockmonitor_assets.trading_calendar import SHANGHAI, partition_key, sessions, sessions_through
 
-SHANGHAI = ZoneInfo(TIMEZONE)
 TTL_DAYS = 30  # Dagster's EVALUATIONS_TTL_DAYS
 
 

@@ -48,7 +48,7 @@ KEY_FORMAT = "%Y-%m-%d"
 # A session's data exists from its close; see the module docstring. Whole hours only (cron).
 SESSION_CLOSE = dt.time(15, 0)
 EXCHANGE_FIRST_SESSION = settings.EXCHANGE_FIRST_SESSION
-_SHANGHAI = ZoneInfo(TIMEZONE)
+SHANGHAI = ZoneInfo(TIMEZONE)
 
 
 class NotATradingDayError(ValueError):
@@ -193,12 +193,12 @@ def partition_date(key: str) -> dt.date:
 
 
 def shanghai_now() -> dt.datetime:
-    return dt.datetime.now(_SHANGHAI)
+    return dt.datetime.now(SHANGHAI)
 
 
 def as_shanghai(moment: dt.datetime) -> dt.datetime:
     """`moment` in Asia/Shanghai; a naive one is taken to be Shanghai time already."""
-    return moment.astimezone(_SHANGHAI) if moment.tzinfo else moment.replace(tzinfo=_SHANGHAI)
+    return moment.astimezone(SHANGHAI) if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
 
 
 def latest_closed_session(now: dt.datetime | None = None) -> dt.date:

@@ -13,20 +13,17 @@ only when it could be late again.
 
 import datetime as dt
 import warnings
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from stockmonitor_assets.resources import MarketDataResource
 from stockmonitor_assets.settings_resource import Settings
 from stockmonitor_assets.trading_calendar import (
-    TIMEZONE,
+    SHANGHAI,
     partition_key,
     sessions,
     shanghai_now,
 )
-
-SHANGHAI = ZoneInfo(TIMEZONE)
 
 
 def last_deadline(now: dt.datetime, due: dt.time) -> tuple[dt.datetime, dt.date]:
