@@ -17,7 +17,7 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
-from benchlib import Workspace, print_machine, scratch, table
+from benchlib import PG, Workspace, print_machine, scratch, table
 
 from stockmonitor_assets.trading_calendar import PARTITIONS_START, latest_published_day, sessions
 
@@ -35,10 +35,11 @@ def query(ws: Workspace, sql: str) -> list[tuple]:
             return conn.execute(sql).fetchall()
     import psycopg2
 
-    with psycopg2.connect(dbname=ws.database, host="127.0.0.1", user="postgres") as conn:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
+    server = {"host": PG["DB_HOST"], "port": PG["DB_PORT"], "user": PG["DB_USER"]}
+    connection = psycopg2.connect(dbname=ws.database, **server)
+    with contextlib.closing(connection) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
 
 
 def measure(root: Path, name: str, partitions: str, args: argparse.Namespace) -> dict:
