@@ -10,13 +10,20 @@ export DATA_DIR ?= $(CURDIR)/data
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# Every package the lock pins is installed at the lock's version (its pins without the
+# hashes, as pip constraints): what the tests run is what the image runs, and a new release
+# upstream changes neither. To move to newer versions: `pip install -U` them here, `make lock`.
+CONSTRAINTS := $(VENV)/constraints.txt
+$(CONSTRAINTS): deploy/requirements.lock | $(BIN)/python
+	sed -n 's/^\([A-Za-z0-9_.-]*==[^ ]*\).*/\1/p' $< > $@
+
 # The demo needs the package only; tests add TA-Lib, MyTT, hypothesis and the linters.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
 	touch $@
 
 demo: $(VENV)/.installed
