@@ -12,8 +12,10 @@ $(BIN)/python:
 
 # Every package the lock pins is installed at the lock's version (its pins without the
 # hashes, as pip constraints): what the tests run is what the image runs, and a new release
-# upstream changes neither. To move to newer versions: `pip install -U` them here, `make lock`.
+# upstream changes neither. The tests' and linters' own packages are pinned the same way by
+# DEV_LOCK. To move to newer versions: `pip install -U` them here, `make lock`.
 CONSTRAINTS := $(VENV)/constraints.txt
+DEV_LOCK := deploy/requirements-dev.lock
 $(CONSTRAINTS): deploy/requirements.lock | $(BIN)/python
 	sed -n 's/^\([A-Za-z0-9_.-]*==[^ ]*\).*/\1/p' $< > $@
 
@@ -22,8 +24,8 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+$(VENV)/.installed-dev: $(VENV)/.installed $(DEV_LOCK)
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -c $(DEV_LOCK) -e ".[dev]"
 	touch $@
 
 demo: $(VENV)/.installed
@@ -66,7 +68,8 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 # deploy/requirements.lock, the image's hashed pins, at the versions this venv was tested with
-# (pip-tools in a throwaway venv; PyPI itself, so the hashes are those the image build sees).
+# (pip-tools in a throwaway venv; PyPI itself, so the hashes are those the image build sees);
+# then DEV_LOCK: every other package of this venv (tests, linters), as installed.
 lock: $(VENV)/.installed-dev
 	$(PYTHON) -m venv .lock-tools && .lock-tools/bin/pip install --quiet pip-tools
 	$(BIN)/pip freeze --exclude-editable | grep -v '^stockmonitor' > .lock-tools/constraints.txt
@@ -74,3 +77,14 @@ lock: $(VENV)/.installed-dev
 		pyproject.toml deploy/requirements-build.in --extra s3 --generate-hashes --allow-unsafe \
 		--strip-extras --constraint .lock-tools/constraints.txt --index-url https://pypi.org/simple \
 		--no-emit-index-url --no-emit-find-links --quiet --output-file deploy/requirements.lock
+	$(BIN)/pip freeze --exclude-editable | $(BIN)/python -c "$$DEV_PINS" > $(DEV_LOCK)
+
+# The lines of `pip freeze` (stdin) for packages the image's lock does not hold.
+define DEV_PINS
+import re, sys
+name = lambda line: re.sub(r'[-_.]+', '-', line.split('==')[0]).lower()
+image = {name(line) for line in open('deploy/requirements.lock') if '==' in line}
+print('# Packages of the dev venv beside deploy/requirements.lock (tests, linters), as tested: make lock')
+sys.stdout.writelines(line for line in sys.stdin if '==' in line and name(line) not in image)
+endef
+export DEV_PINS

@@ -6,7 +6,7 @@ each service logs in to Postgres as its own least-privilege role, none as the su
 environment (never a literal); every file it references exists; the code server serves
 this package's definitions; the data lives on a volume; the image is pinned (base image by
 exact release, every package by version and hash from a lock that matches pyproject.toml
-and the versions tested here).
+and the versions tested here; the test tools pinned beside it in the dev lock).
 """
 
 import importlib.metadata
@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 CODE_SERVER = "dagster code-server start -m stockmonitor_assets.definitions -h 0.0.0.0 -p 4000"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|TOKEN|HASH|WEBHOOK")
+DEV_LOCK = DEPLOY / "requirements-dev.lock"
 REFERENCE = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*(:?[-?][^}]*)?\}$")
 
 
@@ -267,6 +268,24 @@ def test_the_lock_covers_pyproject_and_pins_the_versions_tested_here():
         assert installed == version, f"{name}: lock {version}, tested {installed} (make lock)"
 
 
+def test_the_dev_lock_pins_every_other_package_at_the_version_tested_here():
+    """What the dev venv installs beside the image's lock (tests, linters) is pinned too, so
+    a new release of a test tool cannot change what a fresh clone's `make test` runs."""
+    image, dev = _lock(), _lock(DEV_LOCK)
+    assert dev and not image.keys() & dev.keys(), "a package pinned in both locks"
+    project = importlib.metadata.metadata("stockmonitor")
+    for requirement in map(Requirement, project.get_all("Requires-Dist")):
+        name = canonicalize_name(requirement.name)
+        if name == "stockmonitor":
+            continue  # the dev extra names the test extra
+        version, _ = image.get(name) or dev.get(name) or (None, None)
+        assert version, f"{name} is in neither lock (make lock)"
+        assert requirement.specifier.contains(version), f"{name}=={version}"
+    for name, (version, _) in dev.items():
+        installed = importlib.metadata.version(name)
+        assert installed == version, f"{name}: dev lock {version}, tested {installed} (make lock)"
+
+
 def test_no_file_of_the_recipe_names_a_module_the_package_does_not_have():
     texts = [_dockerfile(), (REPO / "docs" / "production.md").read_text()]
     texts += [p.read_text() for p in DEPLOY.glob("*.y*ml")]
@@ -274,9 +293,9 @@ def test_no_file_of_the_recipe_names_a_module_the_package_does_not_have():
         assert importlib.util.find_spec(module) is not None, module
 
 
-def _lock() -> dict[str, tuple[str, list[str]]]:
-    """deploy/requirements.lock as {name: (version, hashes)}."""
-    text = (DEPLOY / "requirements.lock").read_text().replace("\\\n", " ")
+def _lock(path: Path = DEPLOY / "requirements.lock") -> dict[str, tuple[str, list[str]]]:
+    """A lock (default: the image's) as {name: (version, hashes)}."""
+    text = path.read_text().replace("\\\n", " ")
     pins = {}
     for line in text.splitlines():
         match = re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)(.*)$", line)
