@@ -77,9 +77,9 @@ lock: $(VENV)/.installed-dev
 		pyproject.toml deploy/requirements-build.in --extra s3 --generate-hashes --allow-unsafe \
 		--strip-extras --constraint .lock-tools/constraints.txt --index-url https://pypi.org/simple \
 		--no-emit-index-url --no-emit-find-links --quiet --output-file deploy/requirements.lock
-	$(BIN)/pip freeze --exclude-editable | $(BIN)/python -c "$$DEV_PINS" > $(DEV_LOCK)
+	$(BIN)/python -c "$$DEV_PINS" < .lock-tools/constraints.txt > $(DEV_LOCK)
 
-# The lines of `pip freeze` (stdin) for packages the image's lock does not hold.
+# The lines of this venv's freeze (stdin) for packages the image's lock does not hold.
 define DEV_PINS
 import re, sys
 name = lambda line: re.sub(r'[-_.]+', '-', line.split('==')[0]).lower()

@@ -22,9 +22,9 @@ from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
+DEV_LOCK = DEPLOY / "requirements-dev.lock"
 CODE_SERVER = "dagster code-server start -m stockmonitor_assets.definitions -h 0.0.0.0 -p 4000"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|TOKEN|HASH|WEBHOOK")
-DEV_LOCK = DEPLOY / "requirements-dev.lock"
 REFERENCE = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*(:?[-?][^}]*)?\}$")
 
 
