@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -284,6 +286,20 @@ def test_the_dev_lock_pins_every_other_package_at_the_version_tested_here():
     for name, (version, _) in dev.items():
         installed = importlib.metadata.version(name)
         assert installed == version, f"{name}: dev lock {version}, tested {installed} (make lock)"
+
+
+def test_every_pin_installs_on_the_oldest_python_the_project_supports():
+    """`make` builds the venv on whatever Python 3.11+ the user has (Debian's is 3.11.2): a
+    pin whose Requires-Python starts later (soupsieve 4.1.4: >=3.11.5) makes pip's
+    resolution impossible there, though a newer 3.11 passes."""
+    supported = SpecifierSet(importlib.metadata.metadata("stockmonitor")["Requires-Python"])
+    oldest = min(Version(s.version) for s in supported if s.operator == ">=")
+    for name, (version, _) in {**_lock(), **_lock(DEV_LOCK)}.items():
+        try:
+            needs = importlib.metadata.metadata(name)["Requires-Python"]
+        except importlib.metadata.PackageNotFoundError:
+            continue  # a dependency of another platform
+        assert not needs or SpecifierSet(needs).contains(oldest), f"{name}=={version}: {needs}"
 
 
 def test_no_file_of_the_recipe_names_a_module_the_package_does_not_have():
