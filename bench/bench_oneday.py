@@ -2,6 +2,7 @@
 
 Usage: python bench/bench_oneday.py [--day 2025-01-02] [--reps 5] [--stocks 5000]
                                     [--data DIR | --stored RANGE] [--operator] [--versus DIR]
+                                    [--floor]
 
 The day's run (`dagster asset materialize -m stockmonitor_assets.definitions --select '*'
 --partition DAY`) needs the year before it stored: `--data DIR` copies a DATA_DIR holding
@@ -17,7 +18,10 @@ both), interleaved in a rotating order, `--reps` times each, after one untimed r
 `bench/bare_chain.py`: 7 daily-partitioned assets that do nothing, through the same command.
 `--versus DIR` adds a third variant: the same day on the same stored data by another
 checkout's package (on PYTHONPATH, with its dagster.yaml), e.g. a worktree at main beside a
-branch, so a change is measured before/after in one script run.
+branch, so a change is measured before/after in one script run. `--floor` adds
+`bench/event_graph.py`: the project's graph (assets, checks, partitions, code-location import)
+whose assets compute nothing, so what Dagster alone charges a day of this graph, the floor
+under any cut of the project's own work, is measured beside the other two.
 Reported: medians, the ratio of medians and the pairwise ratios, peak RSS, events (by type)
 and steps of the day's run.
 """
@@ -41,6 +45,7 @@ from benchlib import (
 
 YEAR = "2024-01-02...2024-12-31"
 BARE = ("-f", str(HERE / "bare_chain.py"))
+FLOOR = ("-f", str(HERE / "event_graph.py"))
 
 
 def bench(args: argparse.Namespace, root: Path) -> dict:
@@ -50,6 +55,8 @@ def bench(args: argparse.Namespace, root: Path) -> dict:
         spaces["versus"] = Workspace(
             root, "versus", args.stocks, "sqlite", args.operator, checkout=args.versus
         )
+    if args.floor:
+        spaces["floor"] = Workspace(root, "floor", args.stocks, "sqlite", args.operator)
     spaces["bare"] = Workspace(root, "bare", args.stocks, "sqlite", args.operator)
     if args.data:
         shutil.rmtree(project.data)
@@ -65,12 +72,11 @@ def bench(args: argparse.Namespace, root: Path) -> dict:
     # Untimed: the demo market's cache (shared) and each checkout's compiled-kernel cache
     # filled, as every daily run after the first finds them.
     for name, ws in spaces.items():
-        ws.materialize(args.day, BARE if name == "bare" else ("-m", MODULE))
+        ws.materialize(args.day, TARGETS.get(name, ("-m", MODULE)))
     runs: dict[str, list[dict]] = {name: [] for name in spaces}
     for rep, name in rotations(list(spaces), args.reps):
         ws = spaces[name]
-        target = BARE if name == "bare" else ("-m", MODULE)
-        run = {**ws.materialize(args.day, target), **ws.last_run()}
+        run = {**ws.materialize(args.day, TARGETS.get(name, ("-m", MODULE))), **ws.last_run()}
         runs[name].append(run)
         print(f"rep {rep + 1} {name}: {run['wall']:.2f} s (load {run['load']})", flush=True)
     for ws in spaces.values():
@@ -79,9 +85,11 @@ def bench(args: argparse.Namespace, root: Path) -> dict:
     return {"day": args.day, "stored_days": stored, "versus": versus, "runs": runs}
 
 
+TARGETS = {"bare": BARE, "floor": FLOOR}
 LABELS = {
     "project": "dagster asset materialize, the project",
     "versus": "the same, the --versus checkout",
+    "floor": "bench/event_graph.py (the project's graph, empty bodies), same command",
     "bare": "bench/bare_chain.py, same command",
 }
 
@@ -103,11 +111,13 @@ def report(results: dict) -> None:
         print(f"  CPU s (user + system): {_ratios(runs[name], runs['bare'], 'cpu')}")
     if "versus" in runs:
         print(f"\nproject / versus: {_ratios(runs['project'], runs['versus'], 'wall')}")
+    if "floor" in runs:
+        print(f"\nproject / floor: {_ratios(runs['project'], runs['floor'], 'wall')}")
     for name in (n for n in runs if n != "bare"):
         print(f"\nload (1 min) before each {name} run: {', '.join(r['load'] for r in runs[name])}")
         print(f"events by type ({name}): {runs[name][0]['by_type']}")
     steps = list(runs["project"][0]["steps"])
-    others = [n for n in runs if n != "bare" and n != "project"]
+    others = [n for n in runs if n not in ("bare", "project")]
     print("\nsteps of the day (median s, event log):\n")
     rows = [(s, *(_median_step(runs[n], s) for n in ("project", *others))) for s in steps]
     print(table(("step", "project s", *(f"{n} s" for n in others)), rows))
@@ -143,6 +153,11 @@ def main() -> None:
     parser.add_argument("--operator", action="store_true", help="export the operator settings")
     parser.add_argument(
         "--versus", type=Path, help="another checkout (e.g. a worktree at main) to run beside"
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="add bench/event_graph.py: the project's graph whose assets compute nothing",
     )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--report", type=Path, help="only print the report of a saved --json")
