@@ -18,7 +18,10 @@ written beyond it are invisible. Each chunk therefore writes the feature files f
 `instruments/all.txt`, then `calendars/day.txt`, the last two each by an atomic rename; a
 reader sees the old calendar (and the old values for it) until the rename, the new one
 after. Writes go to an offset computed from the calendar, never appended, so rerunning an
-interrupted run overwrites whatever half-chunk it left instead of duplicating it.
+interrupted run overwrites whatever half-chunk it left instead of duplicating it. Where a
+stock's file starts and ends is read from `instruments/all.txt` (published after the
+features), not from the file: a day needs no read of it, and values a killed run left past
+the published end are never taken for stored days.
 One limit: re-materializing a *past* day rewrites its values file by file; a reader during
 that rewrite (or after a kill in it) may see some stocks' new values and others' old ones
 for that day, until the rerun completes it. The rewrite of a day with unchanged inputs
@@ -107,12 +110,15 @@ class QlibProvider:
         index = {d: i for i, d in enumerate(calendar)}
         fields = [c for c in frame.columns if c not in ("code", "date")]
         frame = frame.filter(pl.col("date").is_in(list(days))).sort("code", "date")
-        files = self._write_features(frame, fields, index)
-        self._write_instruments(frame)
+        spans = self.instruments()
+        files = self._write_features(frame, fields, index, spans)
+        self._write_instruments(frame, spans)
         _replace_text(self.root / CALENDAR, "".join(f"{d.isoformat()}\n" for d in calendar))
         return files
 
-    def _write_features(self, frame: pl.DataFrame, fields: list[str], index: dict) -> int:
+    def _write_features(
+        self, frame: pl.DataFrame, fields: list[str], index: dict, spans: dict
+    ) -> int:
         if frame.is_empty():
             return 0
         codes = frame["code"].to_numpy()
@@ -124,16 +130,18 @@ class QlibProvider:
         written, features = 0, os.path.join(self.root, "features")
         names = [f"{field}.{FREQ}.bin" for field in fields]
         for first, stop in zip(starts, ends, strict=True):
-            folder = os.path.join(features, str(codes[first]).lower())
-            os.makedirs(folder, exist_ok=True)
+            code = str(codes[first])
+            folder = os.path.join(features, code.lower())
+            extent = _extent(spans.get(code), index)
+            if extent is None:
+                os.makedirs(folder, exist_ok=True)
             block, at = _dense_block(values[:, first:stop], positions[first:stop])
             for j, name in enumerate(names):
-                write_values(os.path.join(folder, name), at, block[j].tobytes())
+                write_values(os.path.join(folder, name), at, block[j].tobytes(), extent)
                 written += 1
         return written
 
-    def _write_instruments(self, frame: pl.DataFrame) -> None:
-        spans = self.instruments()
+    def _write_instruments(self, frame: pl.DataFrame, spans: dict) -> None:
         seen = frame.group_by("code").agg(first=pl.col("date").min(), last=pl.col("date").max())
         for code, first, last in seen.iter_rows():
             old = spans.get(code)
@@ -187,9 +195,40 @@ def _dense_block(values: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray,
     return block, first
 
 
-def write_values(path: str, at: int, values: bytes) -> None:
+def _extent(span: tuple[dt.date, dt.date] | None, index: dict) -> tuple[int, int] | None:
+    """Calendar indices of a stock's first and last stored values, as instruments/all.txt
+    records them (every chunk writes the features first, then that file)."""
+    if span is None or span[0] not in index or span[1] not in index:
+        return None
+    return index[span[0]], index[span[1]]
+
+
+def write_values(path: str, at: int, values: bytes, extent: tuple[int, int] | None = None) -> None:
     """Put float32 `values` (little-endian bytes) for calendar indices at, at+1, ... into a
-    qlib feature file (the hot loop: 5 system calls, no array per call)."""
+    qlib feature file (the hot loop: no array per call).
+
+    `extent` is what the file holds, from instruments/all.txt: its header (first index) and
+    its last stored index. With it, the write is 3 system calls (open, pwrite, close): the
+    header is not read nor the size taken (RESULTS §21).
+    Days between the last stored one and `at` become NaN, even where a killed run left
+    values beyond it. Without it (a new stock), the file says where it starts (5 calls).
+    """
+    if extent is not None and at >= extent[0]:
+        start, last = extent
+        try:
+            fd = os.open(path, os.O_WRONLY)
+        except FileNotFoundError:  # deleted since: recreated, NaN before the new values
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            write_values(path, start, NAN_BYTES * (at - start) + values)
+            return
+        gap = at - last - 1
+        if gap > 0:  # days without a row in between: NaN, never a stale or zero value
+            values, at = NAN_BYTES * gap + values, at - gap
+        try:
+            os.pwrite(fd, values, 4 * (1 + at - start))
+        finally:
+            os.close(fd)
+        return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size

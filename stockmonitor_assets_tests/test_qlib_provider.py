@@ -220,6 +220,31 @@ def test_a_stock_absent_some_days_gets_nan_there_not_zeros(tmp_path):
     assert np.isnan(values[3:6]).all() and values[6] == 100 + DAYS[6].day
 
 
+def test_values_a_killed_run_left_past_the_last_stored_day_never_resurface(tmp_path):
+    """A killed run wrote some files' values beyond the calendar; the rerun covers other
+    days. The day a stock then has no row reads NaN, not the killed run's value: the end of
+    a file is taken from instruments/all.txt (what was published), never from its size."""
+    provider = QlibProvider(tmp_path)
+    provider.write_chunk(day_frame(DAYS[:3]), DAYS[:3], DAYS)
+    path = tmp_path / "features" / "sz000001" / "close.day.bin"
+    with open(path, "ab") as killed_run:  # values for DAYS[3:6], never published
+        killed_run.write(np.full(3, -1.0, dtype="<f4").tobytes())
+    provider.write_chunk(day_frame(DAYS[3:4], codes=("SH600000",)), DAYS[3:4], DAYS)
+    provider.write_chunk(day_frame(DAYS[4:5]), DAYS[4:5], DAYS)
+    _, values = read_bin(path)
+    assert np.isnan(values[3]) and values[4] == 100 + DAYS[4].day
+
+
+def test_a_deleted_feature_file_is_recreated_with_nan_history(tmp_path):
+    provider = QlibProvider(tmp_path)
+    provider.write_chunk(day_frame(DAYS[:3]), DAYS[:3], DAYS)
+    path = tmp_path / "features" / "sz000001" / "close.day.bin"
+    path.unlink()
+    provider.write_chunk(day_frame(DAYS[3:4]), DAYS[3:4], DAYS)
+    start, values = read_bin(path)
+    assert start == 0 and np.isnan(values[:3]).all() and values[3] == 100 + DAYS[3].day
+
+
 def test_a_gap_or_an_earlier_start_is_refused_before_anything_is_written(tmp_path):
     provider = QlibProvider(tmp_path)
     provider.write_chunk(day_frame(DAYS[5:8]), DAYS[5:8], DAYS)
