@@ -245,6 +245,19 @@ def test_a_deleted_feature_file_is_recreated_with_nan_history(tmp_path):
     assert start == 0 and np.isnan(values[:3]).all() and values[3] == 100 + DAYS[3].day
 
 
+def test_a_file_starting_later_than_its_stock_keeps_its_own_offsets(tmp_path):
+    """A field's file begun after its stock's first day (a factor added under an earlier
+    writer, or by qlib's own tools) is written where its own header says, not instruments."""
+    provider = QlibProvider(tmp_path)
+    provider.write_chunk(day_frame(DAYS[:3]), DAYS[:3], DAYS)
+    path = tmp_path / "features" / "sh600000" / "extra.day.bin"
+    path.write_bytes(np.array([2, 7.0], dtype="<f4").tobytes())  # starts on DAYS[2]
+    chunk = day_frame(DAYS[3:5]).with_columns(extra=pl.col("close"))
+    provider.write_chunk(chunk, DAYS[3:5], DAYS)
+    start, values = read_bin(path)
+    assert start == 2 and values.tolist() == [7.0, DAYS[3].day, DAYS[4].day]
+
+
 def test_a_gap_or_an_earlier_start_is_refused_before_anything_is_written(tmp_path):
     provider = QlibProvider(tmp_path)
     provider.write_chunk(day_frame(DAYS[5:8]), DAYS[5:8], DAYS)
