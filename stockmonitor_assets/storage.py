@@ -7,6 +7,7 @@ conformed to its contract (`schemas.FOLDERS`) by `PartitionStore.write`, the one
 write-time `conform`: nothing reaches the disk past it. No Dagster import of its own.
 """
 
+import contextlib
 import datetime as dt
 import io
 import os
@@ -20,6 +21,7 @@ from stockmonitor_assets.schemas import FOLDERS, TableSchema
 from stockmonitor_assets.trading_calendar import partition_key
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+OPEN_AT_ONCE = 256  # files `read_many` holds open (well under the usual limit of 1,024)
 
 
 class DataDirError(ValueError):
@@ -51,18 +53,46 @@ class PartitionStore:
     def read(self, asset: str, key: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
         """The stored partition (only `columns`, when given: the others are not decoded);
         MissingPartitionError (naming it) when it was never written."""
-        path = self.path(asset, key)
         columns = list(columns) if columns else None
+        if self.is_local:
+            with self._open_local(asset, key) as handle:
+                return pl.read_parquet(handle, columns=columns)
         try:
-            if self.is_local:
-                # One open handle pins one version of the file: a lazy scan opens the path
-                # twice, and a concurrent rename in between pairs one footer with other pages.
-                with open(_local(path), "rb") as handle:
-                    return pl.read_parquet(handle, columns=columns)
-            with path.open("rb") as handle:
+            with self.path(asset, key).open("rb") as handle:
                 return pl.read_parquet(handle, columns=columns)
         except FileNotFoundError:
-            raise MissingPartitionError(f"{asset}[{key}] was never written ({path})") from None
+            raise self._missing(asset, key) from None
+
+    def read_many(
+        self, asset: str, keys: Sequence[str], columns: Sequence[str] | None = None
+    ) -> pl.DataFrame:
+        """The stored partitions of `keys` (at least one) as one frame, in their order.
+
+        Locally polars decodes the files in parallel, each opened once as by `read`: a
+        270-day indicator window in a third of the time of one `read` per key (RESULTS
+        §21.2). At most OPEN_AT_ONCE files are open at a time."""
+        if not self.is_local:
+            return pl.concat([self.read(asset, key, columns) for key in keys])
+        columns, frames = list(columns) if columns else None, []
+        for first in range(0, len(keys), OPEN_AT_ONCE):
+            with contextlib.ExitStack() as files:
+                handles = [
+                    files.enter_context(self._open_local(asset, key))
+                    for key in keys[first : first + OPEN_AT_ONCE]
+                ]
+                frames.append(pl.read_parquet(handles, columns=columns))
+        return pl.concat(frames)
+
+    def _open_local(self, asset: str, key: str):
+        # One open handle pins one version of the file: a lazy scan opens the path twice,
+        # and a concurrent rename in between pairs one footer with other pages.
+        try:
+            return open(_local(self.path(asset, key)), "rb")
+        except FileNotFoundError:
+            raise self._missing(asset, key) from None
+
+    def _missing(self, asset: str, key: str) -> MissingPartitionError:
+        return MissingPartitionError(f"{asset}[{key}] was never written ({self.path(asset, key)})")
 
     def read_if_exists(self, asset: str, key: str) -> pl.DataFrame | None:
         try:
@@ -151,15 +181,16 @@ class StoredPartitions(Mapping[str, pl.DataFrame]):
         even when there are none; only `columns`, when given (the others are not decoded)."""
         empty = table_of(self.asset).empty()
         columns = list(columns) if columns else empty.columns
-        frames = []
+        keys = [key if isinstance(key, str) else partition_key(key) for key in keys]
         for key in keys:
-            key = key if isinstance(key, str) else partition_key(key)
             if key not in self._known:
                 raise KeyError(key)
-            frames.append(self.store.read(self.asset, key, columns))
-            if self.on_read is not None:
-                self.on_read(frames[-1])
-        return pl.concat([empty.select(columns), *frames])
+        if not keys:
+            return empty.select(columns)
+        frame = self.store.read_many(self.asset, keys, columns)
+        if self.on_read is not None:
+            self.on_read(frame)
+        return pl.concat([empty.select(columns), frame])
 
 
 def table_of(folder: str) -> TableSchema:

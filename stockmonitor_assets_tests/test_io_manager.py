@@ -9,10 +9,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from stockmonitor_assets import storage
 from stockmonitor_assets.assets.partitions import DayStream, by_day, partition_days
 from stockmonitor_assets.io_managers import PartitionedParquetIOManager
 from stockmonitor_assets.schemas import FOLDERS, TABLES, Column, SchemaViolation, TableSchema
-from stockmonitor_assets.storage import PartitionStore, StoredPartitions
+from stockmonitor_assets.storage import MissingPartitionError, PartitionStore, StoredPartitions
 from stockmonitor_assets_tests.conftest import failure_message
 
 DAYS = dg.StaticPartitionsDefinition(["2024-01-02", "2024-01-03", "2024-01-04"])
@@ -265,8 +266,25 @@ def test_stack_gives_one_typed_frame_of_the_asked_days_and_columns(tmp_path):
     read = []
     stored = StoredPartitions(store, "streamed", ["2024-01-01", "2024-01-02"], read.append)
     both = stored.stack([dt.date(2024, 1, 1), "2024-01-02"])
-    assert both.schema == STREAMED.polars_schema and len(both) == 2 and len(read) == 2
+    assert both.schema == STREAMED.polars_schema and len(both) == 2
+    assert sum(map(len, read)) == 2  # run health counts every row read
     assert stored.stack([]).schema == STREAMED.polars_schema
     assert stored.stack(["2024-01-02"], columns=["x"]).columns == ["x"]
     with pytest.raises(KeyError):
         stored.stack(["2024-01-03"])  # not an input partition of the step
+
+
+def test_read_many_is_the_reads_of_its_keys_in_their_order_and_names_a_missing_one(
+    tmp_path, monkeypatch
+):
+    store = PartitionStore(str(tmp_path))
+    days = [dt.date(2024, 1, d) for d in range(1, 8)]
+    for i, day in enumerate(days):
+        rows = pl.DataFrame({"date": [day] * (i + 1), "x": list(range(i + 1))})
+        store.write("streamed", day.isoformat(), rows)
+    keys = [d.isoformat() for d in reversed(days)]
+    monkeypatch.setattr(storage, "OPEN_AT_ONCE", 3)  # 7 files: three batches
+    expected = pl.concat([store.read("streamed", key, ["x", "date"]) for key in keys])
+    assert store.read_many("streamed", keys, ["x", "date"]).equals(expected)
+    with pytest.raises(MissingPartitionError, match=r"streamed\[2024-01-09\] was never written"):
+        store.read_many("streamed", [*keys, "2024-01-09"])

@@ -134,10 +134,12 @@ class WindowHistory:
         unread = [d for d in needed if d not in self.buffer]
         keys = [partition_key(d) for d in unread]
         stored = set(self.store.stored_keys("completed_ohlcv", keys)) | set(run_keys)
-        for day, key in zip(unread, keys, strict=True):
-            if key in stored:
-                self.buffer[day] = self.store.read("completed_ohlcv", key, HISTORY_COLUMNS)
-                self.days_from_store += 1
+        on_disk = [(day, key) for day, key in zip(unread, keys, strict=True) if key in stored]
+        if on_disk:
+            days, stored_keys = zip(*on_disk, strict=True)
+            frame = self.store.read_many("completed_ohlcv", stored_keys, HISTORY_COLUMNS)
+            self.buffer.update(by_day("completed_ohlcv", frame, days))
+            self.days_from_store += len(days)
         never_stored = [d for d in unread if d not in self.buffer]
         if never_stored:
             self.buffer.update(self._from_source(never_stored, self.buffer[chunk[0]]))
