@@ -109,5 +109,15 @@ def test_the_daemon_keeps_ticking_after_the_restart_without_being_restarted(depl
 
 
 def _retry(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
+    """The finished retry of `run_id`; fails at once, with Dagster's reason, when the daemon
+    has given up retrying it (it tags the run `dagster/will_retry=false` and never tries
+    again when creating the retry raised)."""
     retries = instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": run_id}))
-    return finished(instance, retries[0].run_id) if retries else None
+    if retries:
+        return finished(instance, retries[0].run_id)
+    if instance.get_run_by_id(run_id).tags.get("dagster/will_retry") == "false":
+        events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
+        errors = [e.dagster_event.engine_event_data.error for e in events]
+        reasons = [error.to_string() for error in errors if error is not None]
+        pytest.fail(f"the daemon gave up retrying run {run_id}: {reasons or 'no reason recorded'}")
+    return None
