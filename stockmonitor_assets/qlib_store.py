@@ -212,19 +212,22 @@ def write_values(path: str, at: int, values: bytes, extent: tuple[int, int] | No
     values past it. A new file of a known stock (a field added) starts there too, NaN before
     `at`. Any other file (a header written elsewhere) says itself where it starts and ends.
     """
+    if extent is None or at < extent[0]:
+        _write_values_anywhere(path, at, values)
+        return
+    start, last = extent
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        if extent is not None and at >= extent[0]:
-            header, (start, last) = os.pread(fd, 4, 0), extent
-            if not header:
-                os.pwrite(fd, _HEADER.pack(start) + NAN_BYTES * (at - start) + values, 0)
-                return
-            if len(header) == 4 and int(_HEADER.unpack(header)[0]) == start:
-                gap = at - last - 1
-                if gap > 0:  # days without a row in between: NaN, never stale or zero
-                    values, at = NAN_BYTES * gap + values, at - gap
-                os.pwrite(fd, values, 4 * (1 + at - start))
-                return
+        header = os.pread(fd, 4, 0)
+        if not header:
+            os.pwrite(fd, _HEADER.pack(start) + NAN_BYTES * (at - start) + values, 0)
+            return
+        if len(header) == 4 and int(_HEADER.unpack(header)[0]) == start:
+            gap = at - last - 1
+            if gap > 0:  # days without a row in between: NaN, never stale or zero
+                values, at = NAN_BYTES * gap + values, at - gap
+            os.pwrite(fd, values, 4 * (1 + at - start))
+            return
     finally:
         os.close(fd)
     _write_values_anywhere(path, at, values)
