@@ -223,10 +223,7 @@ def write_values(path: str, at: int, values: bytes, extent: tuple[int, int] | No
             os.pwrite(fd, _HEADER.pack(start) + NAN_BYTES * (at - start) + values, 0)
             return
         if len(header) == 4 and int(_HEADER.unpack(header)[0]) == start:
-            gap = at - last - 1
-            if gap > 0:  # days without a row in between: NaN, never stale or zero
-                values, at = NAN_BYTES * gap + values, at - gap
-            os.pwrite(fd, values, 4 * (1 + at - start))
+            _write_after(fd, start, last, at, values)
             return
     finally:
         os.close(fd)
@@ -245,12 +242,18 @@ def _write_values_anywhere(path: str, at: int, values: bytes) -> None:
         if at < start:
             _prepend(path, fd, start, at, np.frombuffer(values, dtype="<f4"))
             return
-        gap = at - start - (size - 4) // 4
-        if gap > 0:  # days without a row in between: NaN, never the zeros of a sparse hole
-            values, at = NAN_BYTES * gap + values, at - gap
-        os.pwrite(fd, values, 4 * (1 + at - start))
+        _write_after(fd, start, start + (size - 4) // 4 - 1, at, values)
     finally:
         os.close(fd)
+
+
+def _write_after(fd: int, start: int, last: int, at: int, values: bytes) -> None:
+    """Write `values` from index `at` into a file starting at `start` and holding values
+    through `last`; days in between become NaN, never stale values or a sparse hole's zeros."""
+    gap = at - last - 1
+    if gap > 0:
+        values, at = NAN_BYTES * gap + values, at - gap
+    os.pwrite(fd, values, 4 * (1 + at - start))
 
 
 def _prepend(path: str, fd: int, start: int, at: int, values: np.ndarray) -> None:
